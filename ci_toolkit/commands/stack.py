@@ -1,0 +1,108 @@
+"""Tier 3: each pipeline step alone. `stack up|wait|ps|logs|down`, `migrate`, `test`.
+
+`stack up` records the stack in `<artifacts_dir>/stack.json`; the others find it there
+(or take `--project`), so a developer can bring a stack up once and iterate on tests.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from ci_toolkit import compose, pipeline, state
+from ci_toolkit.commands.common import CommonOptions, attach, emit_json, new_run
+from ci_toolkit.errors import ExitCode
+
+
+def stack_up(opts: CommonOptions, *, wait: bool) -> int:
+    run = new_run(opts)
+    teardown_on_failure = True
+    try:
+        run.timed("validate", pipeline.validate)
+        run.timed("up", pipeline.up)
+        if wait:
+            run.timed("ready", pipeline.ready)
+        teardown_on_failure = False
+    finally:
+        if teardown_on_failure and run.stack is not None:
+            pipeline.down(run)
+    assert run.stack is not None
+    state.save(state.path_for(run.config, opts.artifacts_dir),
+               state.SavedStack(run.stack, run.run_id))
+    run.reporter.line(f"stack {run.project} is up; `ci-toolkit stack down` removes it", always=True)
+    _print_services(run, opts)
+    return 0
+
+
+def stack_wait(opts: CommonOptions) -> int:
+    run, _ = attach(opts)
+    import time
+
+    run.up_started = time.monotonic()
+    run.timed("ready", pipeline.ready)
+    _print_services(run, opts)
+    return 0
+
+
+def stack_ps(opts: CommonOptions) -> int:
+    run, _ = attach(opts)
+    rows = compose.ps_json(run.stack) if run.stack else []
+    if opts.json_mode:
+        emit_json({"project": run.project, "containers": rows})
+        return 0
+    for row in rows:
+        run.reporter.line(f"{row.get('Service', ''):<16} {row.get('State', ''):<10} {row.get('Status', '')}",
+                          always=True)
+    return 0
+
+
+def stack_logs(opts: CommonOptions, service: str | None, tail: int | None) -> int:
+    run, _ = attach(opts)
+    assert run.stack is not None
+    run.reporter.line(compose.logs(run.stack, service, tail).rstrip(), always=True)
+    return 0
+
+
+def stack_down(opts: CommonOptions) -> int:
+    config = opts.load_config()
+    state_file = state.path_for(config, opts.artifacts_dir)
+    saved = state.load(config, state_file, opts.project)
+    compose.down(saved.stack, timeout=config.timeouts.down)
+    state.forget(state_file, saved.stack.project)
+    opts.reporter().line(f"stack {saved.stack.project} removed (containers, networks, volumes)", always=True)
+    return 0
+
+
+def migrate(opts: CommonOptions) -> int:
+    run, _ = attach(opts)
+    pipeline.discover(run)
+    run.timed("migrate", pipeline.migrate)
+    return 0
+
+
+def test(opts: CommonOptions, pytest_args: tuple[str, ...]) -> int:
+    run, _ = attach(opts)
+    run.options = pipeline.RunOptions(artifacts_dir=opts.artifacts_dir, project=run.project,
+                                      pytest_args=pytest_args)
+    pipeline.discover(run)
+    run.timed("test", pipeline.test)
+    assert run.test_run is not None
+    counts = run.test_run.counts
+    run.reporter.line(f"tests: {counts.passed} passed, {counts.failed} failed, {counts.errors} errors, "
+                      f"{counts.skipped} skipped; JUnit XML in {run.run_dir / 'junit.xml'}", always=True)
+    if opts.json_mode:
+        emit_json({"tests": counts.to_dict(), "coverage_percent": run.test_run.coverage_percent,
+                   "artifacts_dir": str(run.run_dir)})
+    return ExitCode.OK if run.test_run.exit_code == 0 else ExitCode.TESTS_FAILED
+
+
+def _print_services(run: pipeline.Run, opts: CommonOptions) -> None:
+    if run.services:
+        for name, svc in sorted(run.services.items()):
+            ports = ", ".join(f"{c}->{svc.host}:{h}" for c, h in sorted(svc.ports.items()))
+            run.reporter.line(f"  {name}: {ports}", always=True)
+        for name in run.config.export:
+            if name in run.env:
+                run.reporter.line(f"  export {name}={shlex.quote(run.env[name])}", always=True)
+    if opts.json_mode:
+        emit_json({"project": run.project, "services": {n: s.to_dict() for n, s in run.services.items()},
+                   "export": {n: run.env[n] for n in run.config.export if n in run.env}})

@@ -1,0 +1,109 @@
+"""The Docker engine, through the docker SDK: container state, published ports and logs.
+
+Compose owns the lifecycle of a stack; this module only looks at what compose created,
+found by compose's own `com.docker.compose.project` label.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ci_toolkit.errors import InfrastructureError
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+
+ENGINE_HINT = (
+    "start the Docker engine (Docker Desktop, `sudo systemctl start docker`, or `colima start`) "
+    "or point DOCKER_HOST at it; check with `docker info`"
+)
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    id: str
+    name: str
+    service: str
+    status: str  # created | running | restarting | exited | dead | paused
+    exit_code: int
+    health: str | None  # starting | healthy | unhealthy | None without a healthcheck
+    restart_count: int
+    ports: dict[int, tuple[str, int]] = field(default_factory=dict)  # container -> (ip, host)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id[:12],
+            "name": self.name,
+            "service": self.service,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "health": self.health,
+            "restart_count": self.restart_count,
+            "ports": {str(k): {"host": v[0], "port": v[1]} for k, v in self.ports.items()},
+        }
+
+
+class Engine:
+    """A thin wrapper over the SDK's low-level API client (one HTTP call per method)."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api
+
+    @classmethod
+    def connect(cls, timeout: float = 30.0) -> Engine:
+        import docker  # heavy (~0.3 s): imported only when the engine is needed
+
+        try:
+            client = docker.from_env(timeout=int(timeout))
+            client.ping()
+        except docker.errors.DockerException as exc:
+            where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+            raise InfrastructureError(
+                f"cannot reach the Docker engine at {where}: {_reason(exc)}", hint=ENGINE_HINT
+            ) from None
+        return cls(client.api)
+
+    def version(self) -> dict[str, Any]:
+        return dict(self.api.version())
+
+    def containers(self, project: str) -> list[ContainerState]:
+        listed = self.api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
+        return [self.inspect(c["Id"]) for c in listed]
+
+    def inspect(self, container_id: str) -> ContainerState:
+        data = self.api.inspect_container(container_id)
+        state = data["State"]
+        ports: dict[int, tuple[str, int]] = {}
+        for key, bindings in (data["NetworkSettings"].get("Ports") or {}).items():
+            port, _, proto = key.partition("/")
+            if proto == "tcp" and bindings:
+                ip = bindings[0].get("HostIp") or "127.0.0.1"
+                ports[int(port)] = ("127.0.0.1" if ip in ("0.0.0.0", "::", "") else ip, int(bindings[0]["HostPort"]))
+        return ContainerState(
+            id=data["Id"],
+            name=data["Name"].lstrip("/"),
+            service=data["Config"]["Labels"].get(SERVICE_LABEL, ""),
+            status=state["Status"],
+            exit_code=int(state.get("ExitCode") or 0),
+            health=(state.get("Health") or {}).get("Status"),
+            restart_count=int(data.get("RestartCount") or 0),
+            ports=ports,
+        )
+
+    def inspect_raw(self, container_id: str) -> dict[str, Any]:
+        return dict(self.api.inspect_container(container_id))
+
+    def logs(self, container_id: str, tail: int | str = "all") -> str:
+        raw = self.api.logs(container_id, stdout=True, stderr=True, tail=tail, timestamps=False)
+        return bytes(raw).decode(errors="replace")
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    if "FileNotFoundError" in text or "No such file" in text:
+        return "the socket does not exist (is the engine running?)"
+    if "PermissionError" in text or "Permission denied" in text:
+        return "permission denied on the socket (add your user to the docker group)"
+    return text.splitlines()[0][:300] if text else type(exc).__name__

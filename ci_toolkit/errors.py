@@ -1,0 +1,133 @@
+"""The one user-facing error hierarchy; each class carries its documented exit code.
+
+Every expected failure is raised as a `CiToolkitError` subclass. The error boundary
+(`error_handler.py`) turns them into a message and an exit code; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+
+class ExitCode:
+    OK = 0
+    TESTS_FAILED = 1
+    CONFIG = 2
+    ENVIRONMENT = 3
+    INFRASTRUCTURE = 4
+    MIGRATIONS = 5
+    TEST_RUNNER = 6
+    SECRET_NOT_FOUND = 10
+    SECRET_ACCESS_DENIED = 11
+    SECRET_NO_CREDENTIALS = 12
+    INTERNAL = 70
+    INTERRUPTED = 130  # SIGINT; SIGTERM gives 143 (128 + signal number)
+
+
+class CiToolkitError(Exception):
+    """An expected failure with a message that says what happened and what to do."""
+
+    exit_code = ExitCode.INTERNAL
+    status = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+
+class ConfigError(CiToolkitError):
+    exit_code = ExitCode.CONFIG
+    status = "config_error"
+
+
+class UsageError(ConfigError):
+    """Bad command-line usage; same exit code as a config error."""
+
+
+class EnvironmentInvalid(CiToolkitError):
+    exit_code = ExitCode.ENVIRONMENT
+    status = "env_error"
+
+
+class InfrastructureError(CiToolkitError):
+    """The engine, compose, or a service of the stack did not do what was needed."""
+
+    exit_code = ExitCode.INFRASTRUCTURE
+    status = "infra_error"
+
+
+class ServiceNotReady(InfrastructureError):
+    def __init__(self, service: str, message: str, *, logs: str = "", hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.service = service
+        self.logs = logs
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.logs:
+            tail = "\n".join(f"    {line}" for line in self.logs.rstrip().splitlines())
+            text += f"\n  last log lines of {self.service}:\n{tail}"
+        return text
+
+
+class MigrationError(CiToolkitError):
+    exit_code = ExitCode.MIGRATIONS
+    status = "migration_error"
+
+
+class TestRunnerError(CiToolkitError):
+    """pytest itself failed (usage error, internal error, nothing collected)."""
+
+    __test__ = False  # not a pytest test class, despite the name
+    exit_code = ExitCode.TEST_RUNNER
+    status = "test_runner_error"
+
+
+class Interrupted(CiToolkitError):
+    """A signal (SIGINT/SIGTERM) stopped the run; exit code is 128 + signal number."""
+
+    status = "interrupted"
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name}; the stack was torn down")
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class CommandError(CiToolkitError):
+    """A subprocess exited non-zero or timed out. Carries the command and its output."""
+
+    exit_code = ExitCode.INFRASTRUCTURE
+    status = "infra_error"
+
+    def __init__(
+        self,
+        cmd: Sequence[str],
+        returncode: int | None,
+        stdout: str,
+        stderr: str,
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        self.cmd = list(cmd)
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.timeout = timeout
+        quoted = shlex.join(self.cmd)
+        if timeout is not None:
+            message = f"command timed out after {timeout:g}s: {quoted}"
+        else:
+            message = f"command failed with exit code {returncode}: {quoted}"
+        output = (stderr or stdout).strip()
+        if output:
+            message += "\n" + "\n".join(f"    {line}" for line in output.splitlines()[-20:])
+        super().__init__(message)

@@ -1,0 +1,320 @@
+"""Tier 2: the integration run as a visible sequence of timed steps.
+
+    validate -> up -> ready -> migrate -> test      (stops at the first failure)
+    collect -> down                                 (always, in `finally`)
+
+Every exit path, including a signal, produces a `RunResult`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ci_toolkit import artifacts, checks, compose, health, migrations, templates, testrun
+from ci_toolkit.config import Config
+from ci_toolkit.engine import Engine
+from ci_toolkit.errors import (
+    CiToolkitError,
+    ExitCode,
+    InfrastructureError,
+    Interrupted,
+    MigrationError,
+)
+from ci_toolkit.redact import REDACTOR
+from ci_toolkit.result import PhaseResult, RunResult, ServiceResult, TestCounts
+from ci_toolkit.signals import SignalGuard
+from ci_toolkit.ui import Reporter
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    keep: bool = False
+    pytest_args: tuple[str, ...] = ()
+    artifacts_dir: Path | None = None
+    project: str | None = None
+
+
+@dataclass
+class Run:
+    """The mutable state of one run, shared by its steps."""
+
+    config: Config
+    options: RunOptions
+    reporter: Reporter
+    guard: SignalGuard
+    run_id: str = field(default_factory=lambda: secrets.token_hex(4))
+    project: str = ""
+    run_dir: Path = Path()
+    env: dict[str, str] = field(default_factory=dict)
+    model: dict[str, Any] | None = None
+    stack: compose.Stack | None = None
+    engine: Engine | None = None
+    up_started: float | None = None
+    services: dict[str, ServiceResult] = field(default_factory=dict)
+    test_run: testrun.TestRun | None = None
+    phases: list[PhaseResult] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.project = self.options.project or make_project_name(self.config, self.run_id)
+        root = self.options.artifacts_dir or self.config.artifacts_dir
+        self.run_dir = (root / self.project).resolve()
+
+    def timed(self, name: str, step: Callable[[Run], str | None]) -> None:
+        self.reporter.phase_start(name)
+        started = time.monotonic()
+        status, detail = "failed", ""
+        try:
+            detail = step(self) or ""
+            status = "skipped" if detail.startswith("skipped") else "ok"
+        except Interrupted:
+            status = "interrupted"
+            raise
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            phase = PhaseResult(name, status, time.monotonic() - started, detail)
+            self.phases.append(phase)
+            self.reporter.phase_end(phase)
+
+
+def make_project_name(config: Config, run_id: str) -> str:
+    slug = "".join(c if c.isalnum() else "-" for c in config.root.name.lower()).strip("-")[:20] or "run"
+    return f"{config.project_prefix}-{slug}-{run_id}"
+
+
+# -- steps -------------------------------------------------------------------------------
+
+def validate(run: Run) -> str:
+    # Connecting to the engine imports the docker SDK (~0.3 s): overlap it with compose.
+    engine_box: list[Engine | CiToolkitError] = []
+    connector = threading.Thread(target=_connect_into, args=(engine_box,), daemon=True)
+    connector.start()
+    findings = checks.Findings()
+    try:
+        run.env = checks.check_env(run.config).values
+    except CiToolkitError as exc:
+        findings.add(exc)
+        run.env = checks.resolve_env(run.config).values
+    run.model = checks.check_config(run.config, run.env, findings)
+    connector.join()
+    if isinstance(engine_box[0], CiToolkitError):
+        findings.add(engine_box[0])
+    else:
+        run.engine = engine_box[0]
+    findings.raise_if_any()
+    return f"{len(run.config.services)} service checks, compose {run.config.compose_files[0].name}"
+
+
+def _connect_into(box: list[Engine | CiToolkitError]) -> None:
+    try:
+        box.append(Engine.connect())
+    except CiToolkitError as exc:
+        box.append(exc)
+
+
+def up(run: Run) -> str:
+    assert run.model is not None
+    override = compose.write_owner_override(run.run_dir / "compose.owner.json", run.model, run.run_id)
+    run.stack = compose.Stack(run.project, (*run.config.compose_files, override), run.config.profiles,
+                              run.config.root, run.env)
+    run.up_started = time.monotonic()
+    compose.up(run.stack, timeout=run.config.timeouts.up)
+    return f"project {run.project}"
+
+
+def ready(run: Run) -> str:
+    assert run.engine is not None and run.stack is not None and run.up_started is not None
+    checks_by_name = {c.name: c for c in run.config.services}
+    run.reporter.services_waiting(sorted(checks_by_name))
+    try:
+        readiness = health.wait_ready(
+            run.engine, run.project, checks_by_name, started=run.up_started,
+            timeout=run.config.timeouts.ready,
+            on_ready=lambda r: run.reporter.service_ready(r.service, r.seconds))
+    finally:
+        run.reporter.services_done()
+    discover(run, readiness)
+    slowest = max(readiness.values(), key=lambda r: r.seconds, default=None)
+    return f"slowest: {slowest.service} {slowest.seconds:.2f}s" if slowest else ""
+
+
+def discover(run: Run, readiness: dict[str, health.Readiness] | None = None) -> None:
+    """Read the live stack's host ports and render the exports for the tests."""
+    assert run.engine is not None
+    readiness = readiness or {}
+    endpoints = {}
+    for state in run.engine.containers(run.project):
+        ports = {cport: hport for cport, (_, hport) in state.ports.items()}
+        host = next(iter(state.ports.values()), ("127.0.0.1", 0))[0]
+        endpoints[state.service] = templates.Endpoint(host, ports)
+        r = readiness.get(state.service)
+        run.services[state.service] = ServiceResult(r.seconds if r else None, host, ports)
+    if not endpoints:
+        raise InfrastructureError(f"no containers found for project {run.project}",
+                                  hint="start the stack with `ci-toolkit stack up`")
+    run.env.update(render_exports(run.config, endpoints, run.env))
+
+
+def migrate(run: Run) -> str:
+    mig = run.config.migrations
+    if mig is None:
+        return "skipped: no [migrations] in config"
+    dsn = render(mig.dsn, run)
+    result = migrations.apply(
+        dsn, mig.directory, mig.table, timeout=run.config.timeouts.migrate,
+        on_applied=lambda name, s: run.reporter.info(f"    applied {name} in {s:.2f}s"))
+    return f"{len(result.applied)} applied, {len(result.skipped)} already applied"
+
+
+def test(run: Run) -> str:
+    run.test_run = testrun.run(
+        run.config.pytest, run.env, run.run_dir, cwd=run.config.root,
+        timeout=run.config.timeouts.test, extra_args=run.options.pytest_args,
+        on_line=run.reporter.test_output)
+    c = run.test_run.counts
+    return f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.skipped} skipped"
+
+
+def collect(run: Run) -> str:
+    problems: list[str] = []
+    if run.stack is not None:
+        problems = artifacts.collect_stack(run.run_dir, run.stack, run.engine)
+    artifacts.write_commands(run.run_dir)
+    artifacts.write_env_snapshot(run.run_dir, run.env)
+    return "; ".join(problems)
+
+
+def down(run: Run) -> str:
+    assert run.stack is not None
+    compose.down(run.stack, timeout=run.config.timeouts.down, force=run.guard.force.is_set())
+    return ""
+
+
+STEPS: tuple[tuple[str, Callable[[Run], str | None]], ...] = (
+    ("validate", validate), ("up", up), ("ready", ready), ("migrate", migrate), ("test", test))
+
+
+def execute(run: Run) -> RunResult:
+    failure: BaseException | None = None
+    try:
+        for name, step in STEPS:
+            run.timed(name, step)
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - every path must yield a result
+        failure = exc
+    finally:
+        run.guard.teardown()
+        _safely(run, "collect", collect)
+        if run.stack is not None:
+            if run.options.keep and failure is None:
+                keep(run)
+            else:
+                teardown_error = _safely(run, "down", down)
+                if teardown_error is not None and failure is None:
+                    failure = teardown_error
+    result = build_result(run, failure)
+    artifacts.write_json(run.run_dir / "run.json", result.to_dict())
+    return result
+
+
+def _safely(run: Run, name: str, step: Callable[[Run], str | None]) -> BaseException | None:
+    try:
+        run.timed(name, step)
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - teardown must go on
+        run.reporter.error(f"{name}: {exc}")
+        return exc
+    return None
+
+
+def build_result(run: Run, failure: BaseException | None) -> RunResult:
+    counts = run.test_run.counts if run.test_run else TestCounts()
+    coverage = run.test_run.coverage_percent if run.test_run else None
+    message = ""
+    if failure is None and run.test_run is not None:
+        fail_under = run.config.pytest.fail_under
+        if run.test_run.exit_code != 0 or counts.failed or counts.errors:
+            status, code = "tests_failed", ExitCode.TESTS_FAILED
+            message = f"{counts.failed} failed, {counts.errors} errors"
+        elif fail_under is not None and coverage is not None and coverage < fail_under:
+            status, code = "coverage_below_threshold", ExitCode.TESTS_FAILED
+            message = f"coverage {coverage:.1f}% is below pytest.fail_under = {fail_under:g}"
+        else:
+            status, code = "passed", ExitCode.OK
+    elif isinstance(failure, KeyboardInterrupt):
+        failure = Interrupted(2)
+        status, code, message = failure.status, failure.exit_code, failure.message
+    elif isinstance(failure, CiToolkitError):
+        status, code, message = failure.status, failure.exit_code, str(failure)
+    elif failure is not None:
+        log = write_traceback(run.run_dir, failure)
+        status, code = "internal_error", ExitCode.INTERNAL
+        message = f"internal error (a bug in ci-toolkit): {failure!r}; traceback in {log}"
+    else:
+        status, code = "passed", ExitCode.OK
+    return RunResult(status, code, run.project, tuple(run.phases), run.services, counts, coverage,
+                     str(run.run_dir), REDACTOR(message))
+
+
+def write_traceback(run_dir: Path, exc: BaseException) -> Path:
+    text = "".join(traceback.format_exception(exc))
+    return artifacts.write_text(run_dir / "traceback.log", text)
+
+
+def render(template: str, run: Run) -> str:
+    try:
+        return templates.render(template, endpoints=_endpoints(run), default_ports=run.config.default_ports(),
+                                env={**_os_env(), **run.env}, exports=run.env)
+    except templates.TemplateError as exc:
+        raise MigrationError(f"{run.config.source}: migrations.dsn: {exc}") from None
+
+
+def render_exports(config: Config, endpoints: dict[str, templates.Endpoint], env: dict[str, str]
+                   ) -> dict[str, str]:
+    from ci_toolkit.errors import ConfigError
+
+    exports: dict[str, str] = {}
+    for name, template in config.export.items():
+        try:
+            exports[name] = templates.render(template, endpoints=endpoints, default_ports=config.default_ports(),
+                                             env={**_os_env(), **env}, exports=exports)
+        except templates.TemplateError as exc:
+            raise ConfigError(f"{config.source}: export.{name}: {exc}") from None
+    return exports
+
+
+def _endpoints(run: Run) -> dict[str, templates.Endpoint]:
+    return {name: templates.Endpoint(s.host, s.ports) for name, s in run.services.items()}
+
+
+def _os_env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+def keep(run: Run) -> None:
+    """Leave the stack up, record it for tier-3 commands, and say how to reach and remove it."""
+    assert run.stack is not None
+    import shlex
+
+    from ci_toolkit import state
+
+    state.save(state.path_for(run.config, run.options.artifacts_dir),
+               state.SavedStack(replace(run.stack, env=dict(run.config.env_defaults)), run.run_id))
+    run.reporter.line("stack kept running (--keep):", always=True)
+    for name, svc in sorted(run.services.items()):
+        ports = ", ".join(f"{c}->{svc.host}:{h}" for c, h in sorted(svc.ports.items())) or "no published ports"
+        run.reporter.line(f"  {name}: {ports}", always=True)
+    for name in run.config.export:
+        if name in run.env:
+            run.reporter.line(f"  export {name}={shlex.quote(run.env[name])}", always=True)
+    run.reporter.line("tear it down with:  ci-toolkit stack down", always=True)
+    run.reporter.line(f"  or:  {shlex.join(run.stack.command('down', '--volumes', '--remove-orphans'))}",
+                      always=True)

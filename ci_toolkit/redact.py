@@ -1,0 +1,53 @@
+"""The one redaction filter: every line ci-toolkit prints or writes passes through it.
+
+Values are registered as soon as they are known (secrets, passwords in DSNs); each is
+replaced by `***` wherever it appears.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+MASK = "***"
+_MIN_LENGTH = 4  # shorter values would mask ordinary words
+# Credential-looking variable names whose values are redacted in environment snapshots.
+SENSITIVE_NAME = re.compile(r"(?i)(secret|token|passw(or)?d|pwd|api[_-]?key|credential|private|auth|session)")
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
+
+
+class Redactor:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+
+    def add(self, value: str) -> None:
+        if len(value) < _MIN_LENGTH:
+            return
+        with self._lock:
+            if value not in self._values:
+                self._values.add(value)
+                ordered = sorted(self._values, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+
+    def values(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._values)
+
+    def __call__(self, text: str) -> str:
+        pattern = self._pattern
+        return pattern.sub(MASK, text) if pattern is not None else text
+
+    def env_snapshot(self, env: dict[str, str]) -> dict[str, str]:
+        """A copy of `env` safe to write to disk: credential-looking values masked."""
+        safe = {}
+        for name, value in sorted(env.items()):
+            if SENSITIVE_NAME.search(name) and value:
+                safe[name] = MASK
+            else:
+                safe[name] = _URL_PASSWORD.sub(r"\g<scheme>\g<user>:" + MASK + "@", self(value))
+        return safe
+
+
+REDACTOR = Redactor()

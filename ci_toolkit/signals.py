@@ -1,0 +1,49 @@
+"""SIGINT/SIGTERM become an `Interrupted` exception, so teardown runs in `finally`.
+
+Once teardown has begun, a further signal never aborts it: it only asks for a forced,
+faster teardown (no graceful stop period).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+from ci_toolkit.errors import Interrupted
+
+HANDLED = (signal.SIGINT, signal.SIGTERM)
+
+
+class SignalGuard:
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.in_teardown = False
+        self.force = threading.Event()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.in_teardown or self.received is not None:
+            self.received = self.received or signum
+            self.force.set()
+            return
+        self.received = signum
+        raise Interrupted(signum)
+
+    @contextmanager
+    def installed(self) -> Iterator[SignalGuard]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous: dict[int, Any] = {sig: signal.signal(sig, self._handle) for sig in HANDLED}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def teardown(self) -> None:
+        """From here on, signals only set `force`."""
+        self.in_teardown = True

@@ -1,0 +1,157 @@
+"""Run pytest as a subprocess against the live stack and read back what it wrote.
+
+pytest writes JUnit XML and coverage XML+HTML into the run's artifacts dir; its output is
+streamed to the console and kept in `pytest.log`. Plugins are loaded explicitly with `-p`
+so the run works with PYTEST_DISABLE_PLUGIN_AUTOLOAD=1.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ci_toolkit.config import PytestConfig
+from ci_toolkit.errors import TestRunnerError
+from ci_toolkit.result import FailedTest, TestCounts
+
+GRACE_SECONDS = 10.0  # after forwarding a signal, how long pytest gets to finish its reports
+PYTEST_EXIT = {2: "was interrupted", 3: "hit an internal error", 4: "was called wrongly (usage error)",
+               5: "collected no tests"}
+
+
+@dataclass(frozen=True)
+class TestRun:
+    __test__ = False
+
+    exit_code: int
+    counts: TestCounts
+    coverage_percent: float | None
+    junit_xml: Path
+    command: tuple[str, ...]
+
+
+def build_command(cfg: PytestConfig, out_dir: Path, extra_args: Sequence[str] = ()) -> list[str]:
+    cmd = [cfg.python or sys.executable, "-m", "pytest", *cfg.paths, *cfg.args, *extra_args,
+           f"--junitxml={out_dir / 'junit.xml'}", "-o", "junit_family=xunit1"]  # xunit1 keeps file and line
+    if cfg.python is None:  # our plugin is importable only from our own interpreter
+        cmd += ["-p", "ci_toolkit.pytest_plugin"]
+    if cfg.coverage_source:
+        cmd += ["-p", "pytest_cov"]
+        cmd += [f"--cov={src}" for src in cfg.coverage_source]
+        cmd += [f"--cov-report=xml:{out_dir / 'coverage.xml'}",
+                f"--cov-report=html:{out_dir / 'htmlcov'}", "--cov-report=term"]
+    return cmd
+
+
+def run(cfg: PytestConfig, env: Mapping[str, str], out_dir: Path, *, cwd: Path, timeout: float,
+        extra_args: Sequence[str] = (), on_line: Callable[[str], None] = lambda line: None) -> TestRun:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("junit.xml", "coverage.xml"):
+        (out_dir / stale).unlink(missing_ok=True)
+    cmd = build_command(cfg, out_dir, extra_args)
+    full_env = {**os.environ, **env, "COVERAGE_FILE": str(out_dir / ".coverage"),
+                "CI_TOOLKIT_MARKERS": "\n".join(cfg.markers)}
+    on_line(f"$ {shlex.join(cmd)}")
+    # Own session: a Ctrl-C on the terminal reaches us only; we forward it once, on purpose.
+    child = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                             errors="replace", start_new_session=True)
+    timer = threading.Timer(timeout, _stop, args=(child,))
+    timer.start()
+    started = time.monotonic()
+    try:
+        with (out_dir / "pytest.log").open("w") as log:
+            assert child.stdout is not None
+            for line in child.stdout:
+                log.write(line)
+                on_line(line.rstrip("\n"))
+        exit_code = child.wait()
+    except BaseException:
+        _stop(child)
+        raise
+    finally:
+        timer.cancel()
+    if time.monotonic() - started >= timeout and exit_code != 0:
+        raise TestRunnerError(f"pytest did not finish within {timeout:g}s and was stopped",
+                              hint="raise timeouts.test, or look for a hanging test in pytest.log")
+    counts = read_junit(out_dir / "junit.xml", cwd)
+    if exit_code not in (0, 1):
+        what = PYTEST_EXIT.get(exit_code, f"exited with code {exit_code}")
+        hint = ("check pytest.paths and the marker expression" if exit_code == 5
+                else f"see {out_dir / 'pytest.log'}")
+        raise TestRunnerError(f"pytest {what} (exit code {exit_code})", hint=hint)
+    coverage = read_coverage(out_dir / "coverage.xml") if cfg.coverage_source else None
+    return TestRun(exit_code, counts, coverage, out_dir / "junit.xml", tuple(cmd))
+
+
+def _stop(child: subprocess.Popen[str]) -> None:
+    """SIGINT first (pytest writes its reports on KeyboardInterrupt), then SIGKILL."""
+    if child.poll() is not None:
+        return
+    try:
+        os.killpg(child.pid, signal.SIGINT)
+        child.wait(GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    except ProcessLookupError:
+        pass
+
+
+def read_junit(path: Path, root: Path | None = None) -> TestCounts:
+    if not path.is_file():
+        return TestCounts()
+    root = ET.parse(path).getroot()
+    passed = failed = errors = skipped = 0
+    failures: list[FailedTest] = []
+    for case in root.iter("testcase"):
+        outcome = next((child for child in case if child.tag in ("failure", "error", "skipped")), None)
+        if outcome is None:
+            passed += 1
+            continue
+        if outcome.tag == "skipped":
+            skipped += 1
+            continue
+        if outcome.tag == "failure":
+            failed += 1
+        else:
+            errors += 1
+        failures.append(_failed(case, outcome, root or Path.cwd()))
+    return TestCounts(passed, failed, errors, skipped, tuple(failures))
+
+
+def _failed(case: ET.Element, outcome: ET.Element, root: Path) -> FailedTest:
+    classname = case.get("classname", "")
+    name = case.get("name", "")
+    file = case.get("file")
+    line = case.get("line")
+    if not file and classname:
+        # pytest's classname is the dotted module path (plus class); recover the file.
+        parts = classname.split(".")
+        for cut in range(len(parts), 0, -1):
+            candidate = "/".join(parts[:cut]) + ".py"
+            if (root / candidate).is_file():
+                file = candidate
+                break
+    message = outcome.get("message") or ""
+    if not message:
+        lines = (outcome.text or "").strip().splitlines()
+        message = lines[-1] if lines else ""
+    test_id = f"{file}::{name}" if file else f"{classname}::{name}"
+    return FailedTest(test_id, file, int(line) + 1 if line else None, message[:2000])
+
+
+def read_coverage(path: Path) -> float | None:
+    if not path.is_file():
+        return None
+    rate = ET.parse(path).getroot().get("line-rate")
+    return float(rate) * 100 if rate is not None else None

@@ -1,0 +1,1 @@
+"""The bundled example: a tiny order service over PostgreSQL, Redis and NATS JetStream."""
