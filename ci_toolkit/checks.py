@@ -37,8 +37,12 @@ class Findings:
             return
         if len(self.problems) == 1:
             raise self.problems[0]
-        ranked = sorted(self.problems, key=lambda e: next(
-            (i for i, kind in enumerate(_PRIORITY) if isinstance(e, kind)), len(_PRIORITY)))
+        ranked = sorted(
+            self.problems,
+            key=lambda e: next(
+                (i for i, kind in enumerate(_PRIORITY) if isinstance(e, kind)), len(_PRIORITY)
+            ),
+        )
         first = ranked[0]
         text = "\n".join(f"  - {str(p).replace(chr(10), chr(10) + '    ')}" for p in ranked)
         raise type(first)(f"{len(ranked)} problems found before starting anything:\n{text}")
@@ -57,7 +61,8 @@ def check_env(config: Config, environ: Mapping[str, str] | None = None) -> Resol
         names = ", ".join(resolved.missing)
         raise EnvironmentInvalid(
             f"required environment variable(s) not set: {names}",
-            hint=f"export them (e.g. `export {resolved.missing[0]}=...`) or give env.defaults in {config.source.name}",
+            hint=f"export them (e.g. `export {resolved.missing[0]}=...`) "
+            f"or give env.defaults in {config.source.name}",
         )
     return resolved
 
@@ -73,24 +78,35 @@ def check_config(config: Config, env: Mapping[str, str], findings: Findings) -> 
         services = model.get("services", {})
         for check in config.services:
             if check.name not in services:
-                findings.add(ConfigError(
-                    f"{config.source}: services.{check.name}: no such service in "
-                    f"{', '.join(f.name for f in config.compose_files)}{did_you_mean(check.name, services)}"
-                    f" (services: {', '.join(sorted(services))})"))
+                findings.add(
+                    ConfigError(
+                        f"{config.source}: services.{check.name}: no such service in "
+                        f"{', '.join(f.name for f in config.compose_files)}"
+                        f"{did_you_mean(check.name, services)}"
+                        f" (services: {', '.join(sorted(services))})"
+                    )
+                )
                 continue
             published = compose.published_ports(model, check.name)
             wanted = [check.port] + ([check.monitor_port] if check.monitor_port else [])
             for port in wanted:
                 if port not in published:
-                    findings.add(ConfigError(
-                        f"{config.source}: services.{check.name}: container port {port} is not published",
-                        hint=f'add "127.0.0.1::{port}" under services.{check.name}.ports in the compose file'))
+                    findings.add(
+                        ConfigError(
+                            f"{config.source}: services.{check.name}: container port {port} is not published",
+                            hint=f'add "127.0.0.1::{port}" under services.{check.name}.ports '
+                            "in the compose file",
+                        )
+                    )
         for name, template in config.export.items():
             for ref in templates.refs(template):
                 if ref.scope not in ("env", "export") and ref.scope not in services:
-                    findings.add(ConfigError(
-                        f"{config.source}: export.{name}: {{{ref.scope}.{ref.attr}}} names no compose "
-                        f"service{did_you_mean(ref.scope, services)}"))
+                    findings.add(
+                        ConfigError(
+                            f"{config.source}: export.{name}: {{{ref.scope}.{ref.attr}}} names no compose "
+                            f"service{did_you_mean(ref.scope, services)}"
+                        )
+                    )
     if config.migrations is not None:
         try:
             migrations.discover(config.migrations.directory)

@@ -29,16 +29,40 @@ app.add_typer(config_app, name="config")
 app.add_typer(env_app, name="env")
 app.add_typer(stack_app, name="stack")
 
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="Config file (default: ci-toolkit.toml, then pyproject.toml [tool.ci-toolkit]).")]  # noqa: E501, UP045
-ArtifactsOpt = Annotated[Optional[Path], typer.Option("--artifacts-dir", help="Where results go (default: artifacts_dir from config).")]  # noqa: E501, UP045
-ProjectOpt = Annotated[Optional[str], typer.Option("--project", "-p", help="Compose project name (default: unique per run, or the one `stack up` recorded).")]  # noqa: E501, UP045
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout; progress goes to stderr.")]  # noqa: E501
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (default: ci-toolkit.toml, then pyproject.toml [tool.ci-toolkit]).",
+    ),
+]
+ArtifactsOpt = Annotated[
+    Path | None,
+    typer.Option("--artifacts-dir", help="Where results go (default: artifacts_dir from config)."),
+]
+ProjectOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--project",
+        "-p",
+        help="Compose project name (default: unique per run, or the one `stack up` recorded).",
+    ),
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object on stdout; progress goes to stderr.")
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the final summary.")]
 PytestArgs = Annotated[Optional[list[str]], typer.Argument(help="Extra pytest arguments, after `--`.")]  # noqa: UP045
 
 
-def _opts(config: Path | None, artifacts_dir: Path | None = None, project: str | None = None,
-          json_mode: bool = False, quiet: bool = False) -> object:
+def _opts(
+    config: Path | None,
+    artifacts_dir: Path | None = None,
+    project: str | None = None,
+    json_mode: bool = False,
+    quiet: bool = False,
+) -> object:
     from ci_toolkit.commands.common import CommonOptions
 
     return CommonOptions(config, artifacts_dir, project, json_mode, quiet)
@@ -54,7 +78,9 @@ def integration_run(
     config: ConfigOpt = None,
     artifacts_dir: ArtifactsOpt = None,
     project: ProjectOpt = None,
-    keep: Annotated[bool, typer.Option("--keep", help="Leave the stack running; print how to reach and remove it.")] = False,  # noqa: E501
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave the stack running; print how to reach and remove it.")
+    ] = False,
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -84,9 +110,15 @@ def env_check(config: ConfigOpt = None, json_mode: JsonOpt = False) -> None:
 
 
 @stack_app.command("up")
-def stack_up(config: ConfigOpt = None, artifacts_dir: ArtifactsOpt = None, project: ProjectOpt = None,
-             wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Also wait until every service is ready.")] = True,  # noqa: E501
-             json_mode: JsonOpt = False) -> None:
+def stack_up(
+    config: ConfigOpt = None,
+    artifacts_dir: ArtifactsOpt = None,
+    project: ProjectOpt = None,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Also wait until every service is ready.")
+    ] = True,
+    json_mode: JsonOpt = False,
+) -> None:
     """Start the stack (unique project, dynamic ports) and record it for the other commands."""
     from ci_toolkit.commands.stack import stack_up as command
 
@@ -95,8 +127,12 @@ def stack_up(config: ConfigOpt = None, artifacts_dir: ArtifactsOpt = None, proje
 
 
 @stack_app.command("wait")
-def stack_wait(config: ConfigOpt = None, artifacts_dir: ArtifactsOpt = None, project: ProjectOpt = None,
-               json_mode: JsonOpt = False) -> None:
+def stack_wait(
+    config: ConfigOpt = None,
+    artifacts_dir: ArtifactsOpt = None,
+    project: ProjectOpt = None,
+    json_mode: JsonOpt = False,
+) -> None:
     """Wait until every service of the recorded stack answers its protocol."""
     from ci_toolkit.commands.stack import stack_wait as command
 
@@ -105,8 +141,12 @@ def stack_wait(config: ConfigOpt = None, artifacts_dir: ArtifactsOpt = None, pro
 
 
 @stack_app.command("ps")
-def stack_ps(config: ConfigOpt = None, artifacts_dir: ArtifactsOpt = None, project: ProjectOpt = None,
-             json_mode: JsonOpt = False) -> None:
+def stack_ps(
+    config: ConfigOpt = None,
+    artifacts_dir: ArtifactsOpt = None,
+    project: ProjectOpt = None,
+    json_mode: JsonOpt = False,
+) -> None:
     """List the containers of the recorded stack."""
     from ci_toolkit.commands.stack import stack_ps as command
 
@@ -115,10 +155,13 @@ def stack_ps(config: ConfigOpt = None, artifacts_dir: ArtifactsOpt = None, proje
 
 
 @stack_app.command("logs")
-def stack_logs(service: Annotated[Optional[str], typer.Argument(help="One service (default: all).")] = None,  # noqa: UP045
-               tail: Annotated[Optional[int], typer.Option("--tail", help="Only the last N lines.")] = None,  # noqa: UP045
-               config: ConfigOpt = None, artifacts_dir: ArtifactsOpt = None,
-               project: ProjectOpt = None) -> None:
+def stack_logs(
+    service: Annotated[Optional[str], typer.Argument(help="One service (default: all).")] = None,  # noqa: UP045
+    tail: Annotated[Optional[int], typer.Option("--tail", help="Only the last N lines.")] = None,  # noqa: UP045
+    config: ConfigOpt = None,
+    artifacts_dir: ArtifactsOpt = None,
+    project: ProjectOpt = None,
+) -> None:
     """Print the logs of the recorded stack."""
     from ci_toolkit.commands.stack import stack_logs as command
 
@@ -127,7 +170,9 @@ def stack_logs(service: Annotated[Optional[str], typer.Argument(help="One servic
 
 
 @stack_app.command("down")
-def stack_down(config: ConfigOpt = None, artifacts_dir: ArtifactsOpt = None, project: ProjectOpt = None) -> None:
+def stack_down(
+    config: ConfigOpt = None, artifacts_dir: ArtifactsOpt = None, project: ProjectOpt = None
+) -> None:
     """Remove the recorded stack: containers, networks and volumes."""
     from ci_toolkit.commands.stack import stack_down as command
 
@@ -145,8 +190,13 @@ def migrate(config: ConfigOpt = None, artifacts_dir: ArtifactsOpt = None, projec
 
 
 @app.command("test")
-def test(pytest_args: PytestArgs = None, config: ConfigOpt = None, artifacts_dir: ArtifactsOpt = None,
-         project: ProjectOpt = None, json_mode: JsonOpt = False) -> None:
+def test(
+    pytest_args: PytestArgs = None,
+    config: ConfigOpt = None,
+    artifacts_dir: ArtifactsOpt = None,
+    project: ProjectOpt = None,
+    json_mode: JsonOpt = False,
+) -> None:
     """Run pytest against the recorded stack, with the exported environment."""
     from ci_toolkit.commands.stack import test as command
 

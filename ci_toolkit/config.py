@@ -178,7 +178,7 @@ def parse(data: Mapping[str, Any], source: Path) -> Config:
         mig = top.table("migrations")
         dsn = mig.get("dsn", str)
         if dsn is None:
-            problems.add(mig.key("dsn"), "missing; e.g. dsn = \"{export.DATABASE_URL}\"")
+            problems.add(mig.key("dsn"), 'missing; e.g. dsn = "{export.DATABASE_URL}"')
             dsn = ""
         _check_template(dsn, mig.key("dsn"), problems)
         migrations = MigrationsConfig(

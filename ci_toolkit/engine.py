@@ -80,7 +80,10 @@ class Engine:
             port, _, proto = key.partition("/")
             if proto == "tcp" and bindings:
                 ip = bindings[0].get("HostIp") or "127.0.0.1"
-                ports[int(port)] = ("127.0.0.1" if ip in ("0.0.0.0", "::", "") else ip, int(bindings[0]["HostPort"]))
+                ports[int(port)] = (
+                    "127.0.0.1" if ip in ("0.0.0.0", "::", "") else ip,
+                    int(bindings[0]["HostPort"]),
+                )
         return ContainerState(
             id=data["Id"],
             name=data["Name"].lstrip("/"),

@@ -23,10 +23,12 @@ def guarded(fn: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         _say("interrupted")
         return ExitCode.INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - the boundary: anything else is a bug
+    except Exception as exc:
         log = write_crash_log(exc)
-        _say(f"internal error (a bug in ci-toolkit): {exc!r}\n  the traceback is in {log}; "
-             "please attach it to a bug report")
+        _say(
+            f"internal error (a bug in ci-toolkit): {exc!r}\n  the traceback is in {log}; "
+            "please attach it to a bug report"
+        )
         return ExitCode.INTERNAL
 
 

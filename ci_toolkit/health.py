@@ -125,7 +125,8 @@ def wait_ready(
                 late = sorted(set(states) - set(ready))
                 raise InfrastructureError(
                     f"services not ready after {timeout:g}s: {', '.join(late)}",
-                    hint="raise timeouts.ready, or check the services' logs in the artifacts dir")
+                    hint="raise timeouts.ready, or check the services' logs in the artifacts dir",
+                )
             # Sleep until the next state check, waking early if a waiter finishes.
             for waiter in waiters.values():
                 if not waiter.done.is_set():
@@ -142,8 +143,9 @@ def _up(state: ContainerState) -> bool:
     return state.status == "running" and state.health in (None, "healthy")
 
 
-def _fail_if_broken(engine: Engine, state: ContainerState, first: ContainerState | None,
-                    *, checked: bool = True) -> None:
+def _fail_if_broken(
+    engine: Engine, state: ContainerState, first: ContainerState | None, *, checked: bool = True
+) -> None:
     reason = None
     if state.status in ("exited", "dead"):
         if state.exit_code == 0 and not checked:
@@ -154,13 +156,17 @@ def _fail_if_broken(engine: Engine, state: ContainerState, first: ContainerState
     elif state.health == "unhealthy":
         reason = f"container {state.name} turned unhealthy"
     if reason:
-        raise ServiceNotReady(state.service, f"service {state.service!r} failed: {reason}",
-                              logs=_tail(engine, state.id),
-                              hint="see the full log in the artifacts dir (logs/)")
+        raise ServiceNotReady(
+            state.service,
+            f"service {state.service!r} failed: {reason}",
+            logs=_tail(engine, state.id),
+            hint="see the full log in the artifacts dir (logs/)",
+        )
 
 
-def _timed_out(engine: Engine, state: ContainerState | None, name: str, waited: float,
-               last_error: str) -> None:
+def _timed_out(
+    engine: Engine, state: ContainerState | None, name: str, waited: float, last_error: str
+) -> None:
     raise ServiceNotReady(
         name,
         f"service {name!r} not ready after {waited:.1f}s; last probe: {last_error}",

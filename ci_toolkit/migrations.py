@@ -40,13 +40,19 @@ class MigrationResult:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"applied": list(self.applied), "skipped": list(self.skipped), "seconds": round(self.seconds, 3)}
+        return {
+            "applied": list(self.applied),
+            "skipped": list(self.skipped),
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def discover(directory: Path) -> list[Migration]:
     if not directory.is_dir():
-        raise ConfigError(f"migrations directory {directory} does not exist",
-                          hint="create it or fix migrations.directory in the ci-toolkit config")
+        raise ConfigError(
+            f"migrations directory {directory} does not exist",
+            hint="create it or fix migrations.directory in the ci-toolkit config",
+        )
     found: dict[int, Migration] = {}
     for path in sorted(directory.glob("*.sql")):
         match = FILE_PATTERN.match(path.name)
@@ -59,9 +65,14 @@ def discover(directory: Path) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-def apply(dsn: str, directory: Path, table: str = "ci_toolkit_migrations", *,
-          timeout: float = 120.0, on_applied: Callable[[str, float], None] = lambda n, s: None
-          ) -> MigrationResult:
+def apply(
+    dsn: str,
+    directory: Path,
+    table: str = "ci_toolkit_migrations",
+    *,
+    timeout: float = 120.0,
+    on_applied: Callable[[str, float], None] = lambda n, s: None,
+) -> MigrationResult:
     import psycopg  # heavy; only needed when migrating
 
     started = time.monotonic()
@@ -80,14 +91,17 @@ def apply(dsn: str, directory: Path, table: str = "ci_toolkit_migrations", *,
             f"CREATE TABLE IF NOT EXISTS {table} (version bigint PRIMARY KEY, name text NOT NULL, "
             "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        done = {row[0]: (row[1], row[2]) for row in conn.execute(f"SELECT version, name, checksum FROM {table}")}
+        done = {
+            row[0]: (row[1], row[2]) for row in conn.execute(f"SELECT version, name, checksum FROM {table}")
+        }
         for migration in migrations:
             if migration.version in done:
                 name, checksum = done[migration.version]
                 if checksum != migration.checksum():
                     raise MigrationError(
                         f"{migration.path}: already applied as {name} but the file has changed since",
-                        hint="add a new migration instead of editing an applied one, or start a fresh stack")
+                        hint="add a new migration instead of editing an applied one, or start a fresh stack",
+                    )
                 skipped.append(migration.name)
                 continue
             t0 = time.monotonic()
@@ -95,11 +109,14 @@ def apply(dsn: str, directory: Path, table: str = "ci_toolkit_migrations", *,
             try:
                 with conn.transaction():
                     conn.execute(sql.encode())  # bytes: run as-is, no placeholder parsing
-                    conn.execute(f"INSERT INTO {table} (version, name, checksum) VALUES (%s, %s, %s)",
-                                 (migration.version, migration.name, migration.checksum()))
+                    conn.execute(
+                        f"INSERT INTO {table} (version, name, checksum) VALUES (%s, %s, %s)",
+                        (migration.version, migration.name, migration.checksum()),
+                    )
             except psycopg.Error as exc:
-                raise MigrationError(_describe(migration, sql, exc),
-                                     hint="fix the file; nothing from it was applied") from None
+                raise MigrationError(
+                    _describe(migration, sql, exc), hint="fix the file; nothing from it was applied"
+                ) from None
             applied.append(migration.name)
             on_applied(migration.name, time.monotonic() - t0)
     return MigrationResult(tuple(applied), tuple(skipped), time.monotonic() - started)

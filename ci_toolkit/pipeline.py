@@ -92,6 +92,7 @@ def make_project_name(config: Config, run_id: str) -> str:
 
 # -- steps -------------------------------------------------------------------------------
 
+
 def validate(run: Run) -> str:
     # Connecting to the engine imports the docker SDK (~0.3 s): overlap it with compose.
     engine_box: list[Engine | CiToolkitError] = []
@@ -123,8 +124,9 @@ def _connect_into(box: list[Engine | CiToolkitError]) -> None:
 def up(run: Run) -> str:
     assert run.model is not None
     override = compose.write_owner_override(run.run_dir / "compose.owner.json", run.model, run.run_id)
-    run.stack = compose.Stack(run.project, (*run.config.compose_files, override), run.config.profiles,
-                              run.config.root, run.env)
+    run.stack = compose.Stack(
+        run.project, (*run.config.compose_files, override), run.config.profiles, run.config.root, run.env
+    )
     run.up_started = time.monotonic()
     compose.up(run.stack, timeout=run.config.timeouts.up)
     return f"project {run.project}"
@@ -136,9 +138,13 @@ def ready(run: Run) -> str:
     run.reporter.services_waiting(sorted(checks_by_name))
     try:
         readiness = health.wait_ready(
-            run.engine, run.project, checks_by_name, started=run.up_started,
+            run.engine,
+            run.project,
+            checks_by_name,
+            started=run.up_started,
             timeout=run.config.timeouts.ready,
-            on_ready=lambda r: run.reporter.service_ready(r.service, r.seconds))
+            on_ready=lambda r: run.reporter.service_ready(r.service, r.seconds),
+        )
     finally:
         run.reporter.services_done()
     discover(run, readiness)
@@ -158,8 +164,10 @@ def discover(run: Run, readiness: dict[str, health.Readiness] | None = None) -> 
         r = readiness.get(state.service)
         run.services[state.service] = ServiceResult(r.seconds if r else None, host, ports)
     if not endpoints:
-        raise InfrastructureError(f"no containers found for project {run.project}",
-                                  hint="start the stack with `ci-toolkit stack up`")
+        raise InfrastructureError(
+            f"no containers found for project {run.project}",
+            hint="start the stack with `ci-toolkit stack up`",
+        )
     run.env.update(render_exports(run.config, endpoints, run.env))
 
 
@@ -169,16 +177,25 @@ def migrate(run: Run) -> str:
         return "skipped: no [migrations] in config"
     dsn = render(mig.dsn, run)
     result = migrations.apply(
-        dsn, mig.directory, mig.table, timeout=run.config.timeouts.migrate,
-        on_applied=lambda name, s: run.reporter.info(f"    applied {name} in {s:.2f}s"))
+        dsn,
+        mig.directory,
+        mig.table,
+        timeout=run.config.timeouts.migrate,
+        on_applied=lambda name, s: run.reporter.info(f"    applied {name} in {s:.2f}s"),
+    )
     return f"{len(result.applied)} applied, {len(result.skipped)} already applied"
 
 
 def test(run: Run) -> str:
     run.test_run = testrun.run(
-        run.config.pytest, run.env, run.run_dir, cwd=run.config.root,
-        timeout=run.config.timeouts.test, extra_args=run.options.pytest_args,
-        on_line=run.reporter.test_output)
+        run.config.pytest,
+        run.env,
+        run.run_dir,
+        cwd=run.config.root,
+        timeout=run.config.timeouts.test,
+        extra_args=run.options.pytest_args,
+        on_line=run.reporter.test_output,
+    )
     c = run.test_run.counts
     return f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.skipped} skipped"
 
@@ -199,7 +216,12 @@ def down(run: Run) -> str:
 
 
 STEPS: tuple[tuple[str, Callable[[Run], str | None]], ...] = (
-    ("validate", validate), ("up", up), ("ready", ready), ("migrate", migrate), ("test", test))
+    ("validate", validate),
+    ("up", up),
+    ("ready", ready),
+    ("migrate", migrate),
+    ("test", test),
+)
 
 
 def execute(run: Run) -> RunResult:
@@ -207,7 +229,7 @@ def execute(run: Run) -> RunResult:
     try:
         for name, step in STEPS:
             run.timed(name, step)
-    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - every path must yield a result
+    except (Exception, KeyboardInterrupt) as exc:
         failure = exc
     finally:
         run.guard.teardown()
@@ -227,7 +249,7 @@ def execute(run: Run) -> RunResult:
 def _safely(run: Run, name: str, step: Callable[[Run], str | None]) -> BaseException | None:
     try:
         run.timed(name, step)
-    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - teardown must go on
+    except (Exception, KeyboardInterrupt) as exc:
         run.reporter.error(f"{name}: {exc}")
         return exc
     return None
@@ -258,8 +280,17 @@ def build_result(run: Run, failure: BaseException | None) -> RunResult:
         message = f"internal error (a bug in ci-toolkit): {failure!r}; traceback in {log}"
     else:
         status, code = "passed", ExitCode.OK
-    return RunResult(status, code, run.project, tuple(run.phases), run.services, counts, coverage,
-                     str(run.run_dir), REDACTOR(message))
+    return RunResult(
+        status,
+        code,
+        run.project,
+        tuple(run.phases),
+        run.services,
+        counts,
+        coverage,
+        str(run.run_dir),
+        REDACTOR(message),
+    )
 
 
 def write_traceback(run_dir: Path, exc: BaseException) -> Path:
@@ -269,21 +300,32 @@ def write_traceback(run_dir: Path, exc: BaseException) -> Path:
 
 def render(template: str, run: Run) -> str:
     try:
-        return templates.render(template, endpoints=_endpoints(run), default_ports=run.config.default_ports(),
-                                env={**_os_env(), **run.env}, exports=run.env)
+        return templates.render(
+            template,
+            endpoints=_endpoints(run),
+            default_ports=run.config.default_ports(),
+            env={**_os_env(), **run.env},
+            exports=run.env,
+        )
     except templates.TemplateError as exc:
         raise MigrationError(f"{run.config.source}: migrations.dsn: {exc}") from None
 
 
-def render_exports(config: Config, endpoints: dict[str, templates.Endpoint], env: dict[str, str]
-                   ) -> dict[str, str]:
+def render_exports(
+    config: Config, endpoints: dict[str, templates.Endpoint], env: dict[str, str]
+) -> dict[str, str]:
     from ci_toolkit.errors import ConfigError
 
     exports: dict[str, str] = {}
     for name, template in config.export.items():
         try:
-            exports[name] = templates.render(template, endpoints=endpoints, default_ports=config.default_ports(),
-                                             env={**_os_env(), **env}, exports=exports)
+            exports[name] = templates.render(
+                template,
+                endpoints=endpoints,
+                default_ports=config.default_ports(),
+                env={**_os_env(), **env},
+                exports=exports,
+            )
         except templates.TemplateError as exc:
             raise ConfigError(f"{config.source}: export.{name}: {exc}") from None
     return exports
@@ -306,15 +348,20 @@ def keep(run: Run) -> None:
 
     from ci_toolkit import state
 
-    state.save(state.path_for(run.config, run.options.artifacts_dir),
-               state.SavedStack(replace(run.stack, env=dict(run.config.env_defaults)), run.run_id))
+    state.save(
+        state.path_for(run.config, run.options.artifacts_dir),
+        state.SavedStack(replace(run.stack, env=dict(run.config.env_defaults)), run.run_id),
+    )
     run.reporter.line("stack kept running (--keep):", always=True)
     for name, svc in sorted(run.services.items()):
-        ports = ", ".join(f"{c}->{svc.host}:{h}" for c, h in sorted(svc.ports.items())) or "no published ports"
+        ports = (
+            ", ".join(f"{c}->{svc.host}:{h}" for c, h in sorted(svc.ports.items())) or "no published ports"
+        )
         run.reporter.line(f"  {name}: {ports}", always=True)
     for name in run.config.export:
         if name in run.env:
             run.reporter.line(f"  export {name}={shlex.quote(run.env[name])}", always=True)
     run.reporter.line("tear it down with:  ci-toolkit stack down", always=True)
-    run.reporter.line(f"  or:  {shlex.join(run.stack.command('down', '--volumes', '--remove-orphans'))}",
-                      always=True)
+    run.reporter.line(
+        f"  or:  {shlex.join(run.stack.command('down', '--volumes', '--remove-orphans'))}", always=True
+    )

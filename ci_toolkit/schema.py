@@ -92,7 +92,7 @@ class Table:
         if value is not None and not 0 < value < 65536:
             self.problems.add(self.key(name), f"expected a port number 1-65535, got {value}")
             return default
-        return value
+        return int(value) if value is not None else None
 
     def choice(self, name: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
         value = self.get(name, str, default)
@@ -102,7 +102,7 @@ class Table:
                 f"expected one of {', '.join(choices)}, got {value!r}{did_you_mean(value, choices)}",
             )
             return default
-        return value
+        return str(value) if value is not None else None
 
     def finish(self, allowed_extra: Iterable[str] = ()) -> None:
         """Report keys that were never read: unknown keys, with a near-miss suggestion."""

@@ -39,12 +39,19 @@ def load(config: Config, path: Path, project: str | None) -> SavedStack:
     if path.is_file():
         data = json.loads(path.read_text())
         if project is None or project == data["project"]:
-            stack = Stack(data["project"], tuple(Path(f) for f in data["files"]), tuple(data["profiles"]),
-                          Path(data["workdir"]), data.get("env", {}))
+            stack = Stack(
+                data["project"],
+                tuple(Path(f) for f in data["files"]),
+                tuple(data["profiles"]),
+                Path(data["workdir"]),
+                data.get("env", {}),
+            )
             return SavedStack(stack, data.get("run_id", ""))
     if project is None:
-        raise UsageError(f"no running stack recorded in {path}",
-                         hint="start one with `ci-toolkit stack up`, or pass --project NAME")
+        raise UsageError(
+            f"no running stack recorded in {path}",
+            hint="start one with `ci-toolkit stack up`, or pass --project NAME",
+        )
     return SavedStack(Stack(project, config.compose_files, config.profiles, config.root), "")
 
 

@@ -90,7 +90,7 @@ def render(
             published = ", ".join(str(p) for p in sorted(endpoint.ports)) or "none"
             raise TemplateError(
                 f"{token}: service {ref.scope!r} does not publish container port {container_port} "
-                f"(published: {published}); add \"127.0.0.1::{container_port}\" under its ports"
+                f'(published: {published}); add "127.0.0.1::{container_port}" under its ports'
             )
         return str(endpoint.ports[container_port])
 

@@ -24,8 +24,12 @@ from ci_toolkit.errors import TestRunnerError
 from ci_toolkit.result import FailedTest, TestCounts
 
 GRACE_SECONDS = 10.0  # after forwarding a signal, how long pytest gets to finish its reports
-PYTEST_EXIT = {2: "was interrupted", 3: "hit an internal error", 4: "was called wrongly (usage error)",
-               5: "collected no tests"}
+PYTEST_EXIT = {
+    2: "was interrupted",
+    3: "hit an internal error",
+    4: "was called wrongly (usage error)",
+    5: "collected no tests",
+}
 
 
 @dataclass(frozen=True)
@@ -40,31 +44,63 @@ class TestRun:
 
 
 def build_command(cfg: PytestConfig, out_dir: Path, extra_args: Sequence[str] = ()) -> list[str]:
-    cmd = [cfg.python or sys.executable, "-m", "pytest", *cfg.paths, *cfg.args, *extra_args,
-           f"--junitxml={out_dir / 'junit.xml'}", "-o", "junit_family=xunit1"]  # xunit1 keeps file and line
+    cmd = [
+        cfg.python or sys.executable,
+        "-m",
+        "pytest",
+        *cfg.paths,
+        *cfg.args,
+        *extra_args,
+        f"--junitxml={out_dir / 'junit.xml'}",
+        "-o",
+        "junit_family=xunit1",
+    ]  # xunit1 keeps file and line
     if cfg.python is None:  # our plugin is importable only from our own interpreter
         cmd += ["-p", "ci_toolkit.pytest_plugin"]
     if cfg.coverage_source:
         cmd += ["-p", "pytest_cov"]
         cmd += [f"--cov={src}" for src in cfg.coverage_source]
-        cmd += [f"--cov-report=xml:{out_dir / 'coverage.xml'}",
-                f"--cov-report=html:{out_dir / 'htmlcov'}", "--cov-report=term"]
+        cmd += [
+            f"--cov-report=xml:{out_dir / 'coverage.xml'}",
+            f"--cov-report=html:{out_dir / 'htmlcov'}",
+            "--cov-report=term",
+        ]
     return cmd
 
 
-def run(cfg: PytestConfig, env: Mapping[str, str], out_dir: Path, *, cwd: Path, timeout: float,
-        extra_args: Sequence[str] = (), on_line: Callable[[str], None] = lambda line: None) -> TestRun:
+def run(
+    cfg: PytestConfig,
+    env: Mapping[str, str],
+    out_dir: Path,
+    *,
+    cwd: Path,
+    timeout: float,
+    extra_args: Sequence[str] = (),
+    on_line: Callable[[str], None] = lambda line: None,
+) -> TestRun:
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("junit.xml", "coverage.xml"):
         (out_dir / stale).unlink(missing_ok=True)
     cmd = build_command(cfg, out_dir, extra_args)
-    full_env = {**os.environ, **env, "COVERAGE_FILE": str(out_dir / ".coverage"),
-                "CI_TOOLKIT_MARKERS": "\n".join(cfg.markers)}
+    full_env = {
+        **os.environ,
+        **env,
+        "COVERAGE_FILE": str(out_dir / ".coverage"),
+        "CI_TOOLKIT_MARKERS": "\n".join(cfg.markers),
+    }
     on_line(f"$ {shlex.join(cmd)}")
     # Own session: a Ctrl-C on the terminal reaches us only; we forward it once, on purpose.
-    child = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-                             errors="replace", start_new_session=True)
+    child = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
     timer = threading.Timer(timeout, _stop, args=(child,))
     timer.start()
     started = time.monotonic()
@@ -81,13 +117,18 @@ def run(cfg: PytestConfig, env: Mapping[str, str], out_dir: Path, *, cwd: Path, 
     finally:
         timer.cancel()
     if time.monotonic() - started >= timeout and exit_code != 0:
-        raise TestRunnerError(f"pytest did not finish within {timeout:g}s and was stopped",
-                              hint="raise timeouts.test, or look for a hanging test in pytest.log")
+        raise TestRunnerError(
+            f"pytest did not finish within {timeout:g}s and was stopped",
+            hint="raise timeouts.test, or look for a hanging test in pytest.log",
+        )
     counts = read_junit(out_dir / "junit.xml", cwd)
     if exit_code not in (0, 1):
         what = PYTEST_EXIT.get(exit_code, f"exited with code {exit_code}")
-        hint = ("check pytest.paths and the marker expression" if exit_code == 5
-                else f"see {out_dir / 'pytest.log'}")
+        hint = (
+            "check pytest.paths and the marker expression"
+            if exit_code == 5
+            else f"see {out_dir / 'pytest.log'}"
+        )
         raise TestRunnerError(f"pytest {what} (exit code {exit_code})", hint=hint)
     coverage = read_coverage(out_dir / "coverage.xml") if cfg.coverage_source else None
     return TestRun(exit_code, counts, coverage, out_dir / "junit.xml", tuple(cmd))
@@ -110,10 +151,10 @@ def _stop(child: subprocess.Popen[str]) -> None:
 def read_junit(path: Path, root: Path | None = None) -> TestCounts:
     if not path.is_file():
         return TestCounts()
-    root = ET.parse(path).getroot()
+    tree = ET.parse(path).getroot()
     passed = failed = errors = skipped = 0
     failures: list[FailedTest] = []
-    for case in root.iter("testcase"):
+    for case in tree.iter("testcase"):
         outcome = next((child for child in case if child.tag in ("failure", "error", "skipped")), None)
         if outcome is None:
             passed += 1

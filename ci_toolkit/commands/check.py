@@ -17,10 +17,14 @@ def config_check(opts: CommonOptions) -> int:
     findings.raise_if_any()
     services = sorted((model or {}).get("services", {}))
     reporter.line(f"{config.source}: ok")
-    reporter.line(f"  compose: {', '.join(str(f.relative_to(config.root)) for f in config.compose_files)}"
-                  f" ({len(services)} services: {', '.join(services)})")
+    reporter.line(
+        f"  compose: {', '.join(str(f.relative_to(config.root)) for f in config.compose_files)}"
+        f" ({len(services)} services: {', '.join(services)})"
+    )
     for svc in config.services:
-        reporter.line(f"  check {svc.name}: {svc.kind} on container port {svc.port}, timeout {svc.timeout:g}s")
+        reporter.line(
+            f"  check {svc.name}: {svc.kind} on container port {svc.port}, timeout {svc.timeout:g}s"
+        )
     if opts.json_mode:
         emit_json({"status": "ok", "config": config.to_dict(), "compose_services": services})
     return 0
@@ -37,8 +41,14 @@ def env_check(opts: CommonOptions) -> int:
         origin = "set" if name in os.environ else "default"
         reporter.line(f"  {name}: {origin}")
     if opts.json_mode:
-        emit_json({"status": "ok" if not resolved.missing else "env_error", "missing": list(resolved.missing),
-                   "required": list(config.required_env), "defaults": sorted(config.env_defaults)})
+        emit_json(
+            {
+                "status": "ok" if not resolved.missing else "env_error",
+                "missing": list(resolved.missing),
+                "required": list(config.required_env),
+                "defaults": sorted(config.env_defaults),
+            }
+        )
     checks.check_env(config)
     reporter.line("environment: ok")
     return 0

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ci_toolkit import checks, pipeline, state
 from ci_toolkit import config as config_mod
-from ci_toolkit import pipeline, state
 from ci_toolkit.engine import Engine
 from ci_toolkit.signals import SignalGuard
 from ci_toolkit.ui import Reporter, make_reporter
@@ -44,7 +44,7 @@ def attach(opts: CommonOptions) -> tuple[pipeline.Run, Path]:
     options = pipeline.RunOptions(artifacts_dir=opts.artifacts_dir, project=saved.stack.project)
     run = pipeline.Run(config, options, opts.reporter(), SignalGuard(), run_id=saved.run_id or "attached")
     run.stack = saved.stack
-    run.env = {**pipeline.checks.resolve_env(config).values, **saved.stack.env}
+    run.env = {**checks.resolve_env(config).values, **saved.stack.env}
     run.engine = Engine.connect()
     return run, state_file
 

@@ -26,8 +26,7 @@ def stack_up(opts: CommonOptions, *, wait: bool) -> int:
         if teardown_on_failure and run.stack is not None:
             pipeline.down(run)
     assert run.stack is not None
-    state.save(state.path_for(run.config, opts.artifacts_dir),
-               state.SavedStack(run.stack, run.run_id))
+    state.save(state.path_for(run.config, opts.artifacts_dir), state.SavedStack(run.stack, run.run_id))
     run.reporter.line(f"stack {run.project} is up; `ci-toolkit stack down` removes it", always=True)
     _print_services(run, opts)
     return 0
@@ -50,8 +49,9 @@ def stack_ps(opts: CommonOptions) -> int:
         emit_json({"project": run.project, "containers": rows})
         return 0
     for row in rows:
-        run.reporter.line(f"{row.get('Service', ''):<16} {row.get('State', ''):<10} {row.get('Status', '')}",
-                          always=True)
+        run.reporter.line(
+            f"{row.get('Service', ''):<16} {row.get('State', ''):<10} {row.get('Status', '')}", always=True
+        )
     return 0
 
 
@@ -81,17 +81,26 @@ def migrate(opts: CommonOptions) -> int:
 
 def test(opts: CommonOptions, pytest_args: tuple[str, ...]) -> int:
     run, _ = attach(opts)
-    run.options = pipeline.RunOptions(artifacts_dir=opts.artifacts_dir, project=run.project,
-                                      pytest_args=pytest_args)
+    run.options = pipeline.RunOptions(
+        artifacts_dir=opts.artifacts_dir, project=run.project, pytest_args=pytest_args
+    )
     pipeline.discover(run)
     run.timed("test", pipeline.test)
     assert run.test_run is not None
     counts = run.test_run.counts
-    run.reporter.line(f"tests: {counts.passed} passed, {counts.failed} failed, {counts.errors} errors, "
-                      f"{counts.skipped} skipped; JUnit XML in {run.run_dir / 'junit.xml'}", always=True)
+    run.reporter.line(
+        f"tests: {counts.passed} passed, {counts.failed} failed, {counts.errors} errors, "
+        f"{counts.skipped} skipped; JUnit XML in {run.run_dir / 'junit.xml'}",
+        always=True,
+    )
     if opts.json_mode:
-        emit_json({"tests": counts.to_dict(), "coverage_percent": run.test_run.coverage_percent,
-                   "artifacts_dir": str(run.run_dir)})
+        emit_json(
+            {
+                "tests": counts.to_dict(),
+                "coverage_percent": run.test_run.coverage_percent,
+                "artifacts_dir": str(run.run_dir),
+            }
+        )
     return ExitCode.OK if run.test_run.exit_code == 0 else ExitCode.TESTS_FAILED
 
 
@@ -104,5 +113,10 @@ def _print_services(run: pipeline.Run, opts: CommonOptions) -> None:
             if name in run.env:
                 run.reporter.line(f"  export {name}={shlex.quote(run.env[name])}", always=True)
     if opts.json_mode:
-        emit_json({"project": run.project, "services": {n: s.to_dict() for n, s in run.services.items()},
-                   "export": {n: run.env[n] for n in run.config.export if n in run.env}})
+        emit_json(
+            {
+                "project": run.project,
+                "services": {n: s.to_dict() for n, s in run.services.items()},
+                "export": {n: run.env[n] for n in run.config.export if n in run.env},
+            }
+        )

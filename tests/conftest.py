@@ -1,0 +1,143 @@
+"""Shared fixtures: a copy of the bundled example to change freely, a CLI runner, and leak checks.
+
+Leak checks look only at the compose projects a test itself created (by project name), so
+tests and other runs on the same engine never see each other's stacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECT_LABEL = "com.docker.compose.project"
+
+
+@dataclass(frozen=True)
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def json(self) -> dict:  # type: ignore[type-arg]
+        lines = [line for line in self.stdout.splitlines() if line.strip()]
+        assert len(lines) == 1, f"expected exactly one JSON line on stdout, got:\n{self.stdout}"
+        return json.loads(lines[0])  # type: ignore[no-any-return]
+
+
+def run_cli(args: Sequence[str], cwd: Path, env: dict[str, str] | None = None,
+            timeout: float = 600) -> CliResult:
+    """Run `ci-toolkit ARGS` as a user would: a real subprocess, no TTY, CI-style output."""
+    full_env = {**os.environ, "CI": "true", **(env or {})}
+    full_env.pop("GITHUB_ACTIONS", None)
+    proc = subprocess.run([sys.executable, "-m", "ci_toolkit", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+EXAMPLE_CONFIG = """\
+compose_files = ["docker-compose.test.yml"]
+artifacts_dir = "ci-artifacts"
+
+[env]
+defaults = { EXAMPLE_STREAM = "ORDERS" }
+
+[services.postgres]
+kind = "postgres"
+port = 5432
+user = "test"
+password = "test"
+database = "app"
+
+[services.redis]
+kind = "redis"
+port = 6379
+
+[services.nats]
+kind = "nats"
+port = 4222
+jetstream = true
+monitor_port = 8222
+
+[export]
+DATABASE_URL = "postgresql://test:test@{postgres.host}:{postgres.port:5432}/app"
+REDIS_URL = "redis://{redis.host}:{redis.port:6379}/0"
+NATS_URL = "nats://{nats.host}:{nats.port:4222}"
+
+[migrations]
+directory = "migrations"
+dsn = "{export.DATABASE_URL}"
+
+[pytest]
+paths = ["example/tests"]
+args = ["-q", "-p", "no:cacheprovider"]
+coverage_source = ["example"]
+
+[timeouts]
+up = 120
+ready = 60
+migrate = 60
+test = 300
+down = 60
+"""
+
+
+@pytest.fixture
+def example_project(tmp_path: Path) -> Path:
+    """A copy of the bundled example with its own ci-toolkit.toml, safe to modify."""
+    dest = tmp_path / "proj"
+    dest.mkdir()
+    shutil.copy(REPO / "docker-compose.test.yml", dest)
+    shutil.copytree(REPO / "migrations", dest / "migrations")
+    shutil.copytree(REPO / "example", dest / "example",
+                    ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    (dest / "ci-toolkit.toml").write_text(EXAMPLE_CONFIG)
+    return dest
+
+
+def docker_json(*args: str) -> list[str]:
+    out = subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def leaked_resources(project: str) -> dict[str, list[str]]:
+    """Containers, networks and volumes still carrying this compose project's label."""
+    flt = f"label={PROJECT_LABEL}={project}"
+    return {
+        "containers": docker_json("ps", "-a", "-q", "--filter", flt),
+        "networks": docker_json("network", "ls", "-q", "--filter", flt),
+        "volumes": docker_json("volume", "ls", "-q", "--filter", flt),
+    }
+
+
+def assert_no_leaks(project: str) -> None:
+    leaks = leaked_resources(project)
+    assert leaks == {"containers": [], "networks": [], "volumes": []}, f"{project} leaked: {leaks}"
+
+
+def projects_with_prefix(prefix: str) -> set[str]:
+    names = docker_json("ps", "-a", "--filter", f"label={PROJECT_LABEL}",
+                        "--format", '{{.Label "com.docker.compose.project"}}')
+    return {n for n in names if n.startswith(prefix)}
+
+
+@pytest.fixture
+def engine_available() -> Iterator[None]:
+    """Integration tests need the real engine; fail loudly (not skip) when it is missing."""
+    probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.fail("the Docker engine is not reachable; run ../shared/sandbox/docker-up.sh "
+                    f"(docker info: {probe.stderr.strip()[:200]})")
+    yield
