@@ -43,7 +43,8 @@ class Reporter:
 
     def phase_end(self, phase: PhaseResult) -> None:
         mark = {"ok": "ok", "failed": "FAILED", "interrupted": "INTERRUPTED"}.get(phase.status, phase.status)
-        self.line(f"<== {phase.name} {mark} in {phase.seconds:.2f}s")
+        detail = f" ({phase.detail})" if phase.detail and phase.status != "failed" else ""
+        self.line(f"<== {phase.name} {mark} in {phase.seconds:.2f}s{detail}")
 
     def services_waiting(self, names: Iterable[str]) -> None:
         self.line(f"    waiting for: {', '.join(names)}")
@@ -103,7 +104,10 @@ class RichReporter(Reporter):
         if self.quiet:
             return
         colour = {"ok": "green", "failed": "red", "interrupted": "yellow"}.get(phase.status, "white")
-        self.console.print(f"[{colour}]<== {phase.name} {phase.status}[/] in {phase.seconds:.2f}s")
+        detail = f" ({phase.detail})" if phase.detail and phase.status != "failed" else ""
+        self.console.print(
+            f"[{colour}]<== {phase.name} {phase.status}[/] in {phase.seconds:.2f}s{detail}", markup=True
+        )
 
     def services_waiting(self, names: Iterable[str]) -> None:
         if self.quiet:
