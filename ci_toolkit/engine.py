@@ -6,6 +6,7 @@ found by compose's own `com.docker.compose.project` label.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,3 +111,63 @@ def _reason(exc: Exception) -> str:
     if "PermissionError" in text or "Permission denied" in text:
         return "permission denied on the socket (add your user to the docker group)"
     return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+class EventRecorder:
+    """Records the engine's events for one compose project while a run goes on.
+
+    The engine keeps only a short in-memory event history, so events are streamed live
+    from `up` on rather than asked for afterwards.
+    """
+
+    def __init__(self, engine: Engine, project: str) -> None:
+        import threading
+
+        self.events: list[dict[str, Any]] = []
+        self._stream: Any = None
+        self._engine = engine
+        self._project = project
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> EventRecorder:
+        self._stream = self._engine.api.events(
+            filters={"label": f"{PROJECT_LABEL}={self._project}"}, decode=True
+        )
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            for event in self._stream:
+                self.events.append(event)
+        except Exception:  # the stream ends with an error when closed; events so far are kept
+            return
+
+    def stop(self) -> list[dict[str, Any]]:
+        if self._stream is not None:
+            with contextlib.suppress(Exception):  # closing a dead stream is fine
+                self._stream.close()
+            self._thread.join(timeout=2)
+        return list(self.events)
+
+
+def leftovers(engine: Engine, project: str) -> dict[str, list[str]]:
+    """Containers, networks and volumes that still carry the project's label."""
+    flt = {"label": f"{PROJECT_LABEL}={project}"}
+    return {
+        "containers": [c["Id"] for c in engine.api.containers(all=True, filters=flt)],
+        "networks": [n["Id"] for n in engine.api.networks(filters=flt)],
+        "volumes": [v["Name"] for v in (engine.api.volumes(filters=flt).get("Volumes") or [])],
+    }
+
+
+def remove_leftovers(engine: Engine, project: str) -> dict[str, list[str]]:
+    """The safety net after `compose down`: force-remove anything still labelled with the project."""
+    found = leftovers(engine, project)
+    for container_id in found["containers"]:
+        engine.api.remove_container(container_id, force=True, v=True)
+    for network_id in found["networks"]:
+        engine.api.remove_network(network_id)
+    for volume in found["volumes"]:
+        engine.api.remove_volume(volume, force=True)
+    return found

@@ -88,6 +88,34 @@ class TestRunnerError(CiToolkitError):
     status = "test_runner_error"
 
 
+class SecretError(CiToolkitError):
+    """Parameter Store could not be used: unreachable, throttled past every retry, a bad answer."""
+
+    exit_code = ExitCode.INFRASTRUCTURE
+    status = "infra_error"
+
+
+class SecretNotFound(SecretError):
+    """A required SSM parameter (or every parameter under a required path) does not exist."""
+
+    exit_code = ExitCode.SECRET_NOT_FOUND
+    status = "secret_not_found"
+
+
+class SecretAccessDenied(SecretError):
+    """The caller may not read (or decrypt) an SSM parameter."""
+
+    exit_code = ExitCode.SECRET_ACCESS_DENIED
+    status = "secret_access_denied"
+
+
+class SecretNoCredentials(SecretError):
+    """No AWS credentials were found, or the ones found were rejected."""
+
+    exit_code = ExitCode.SECRET_NO_CREDENTIALS
+    status = "secret_no_credentials"
+
+
 class Interrupted(CiToolkitError):
     """A signal (SIGINT/SIGTERM) stopped the run; exit code is 128 + signal number."""
 

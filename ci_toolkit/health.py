@@ -139,12 +139,27 @@ def wait_ready(
             waiter.stop.set()
 
 
+def watch(engine: Engine, project: str, baseline: Mapping[str, ContainerState]) -> None:
+    """Raise `ServiceNotReady` if a container exited, restart-looped or turned unhealthy
+    since `baseline` was taken (used while the tests run)."""
+    for state in engine.containers(project):
+        before = baseline.get(state.service)
+        if before is not None and before.status in ("exited", "dead"):
+            continue  # it had already finished (an init job) before the tests started
+        _fail_if_broken(engine, state, before, phase="during the tests")
+
+
 def _up(state: ContainerState) -> bool:
     return state.status == "running" and state.health in (None, "healthy")
 
 
 def _fail_if_broken(
-    engine: Engine, state: ContainerState, first: ContainerState | None, *, checked: bool = True
+    engine: Engine,
+    state: ContainerState,
+    first: ContainerState | None,
+    *,
+    checked: bool = True,
+    phase: str = "while starting",
 ) -> None:
     reason = None
     if state.status in ("exited", "dead"):
@@ -158,7 +173,7 @@ def _fail_if_broken(
     if reason:
         raise ServiceNotReady(
             state.service,
-            f"service {state.service!r} failed: {reason}",
+            f"service {state.service!r} failed {phase}: {reason}",
             logs=_tail(engine, state.id),
             hint="see the full log in the artifacts dir (logs/)",
         )

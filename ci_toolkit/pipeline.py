@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ci_toolkit import artifacts, checks, compose, health, migrations, templates, testrun
+from ci_toolkit import artifacts, checks, compose, diagnostics, health, migrations, prune, templates, testrun
 from ci_toolkit.config import Config
-from ci_toolkit.engine import Engine
+from ci_toolkit.engine import ContainerState, Engine, EventRecorder, remove_leftovers
 from ci_toolkit.errors import (
     CiToolkitError,
     ExitCode,
@@ -39,6 +39,15 @@ class RunOptions:
     pytest_args: tuple[str, ...] = ()
     artifacts_dir: Path | None = None
     project: str | None = None
+    diagnostics: str = "on-failure"  # on-failure | always
+    prune_ttl_hours: float = prune.DEFAULT_TTL_HOURS
+    secrets_from_env: bool = False  # take [secrets] from the environment instead of SSM
+    secrets_file: Path | None = None  # ... or from a .env-style file
+    # For compose interpolation and the tests, over os.environ: a matrix cell, a soak iteration.
+    env: dict[str, str] = field(default_factory=dict)
+    suite: str | None = None  # the suite's -m and args are already in pytest_args (selection.apply)
+    workers: str | None = None  # pytest-xdist -n: a number, auto or logical
+    test_timeout: float | None = None  # pytest-timeout, per test
 
 
 @dataclass
@@ -60,6 +69,10 @@ class Run:
     services: dict[str, ServiceResult] = field(default_factory=dict)
     test_run: testrun.TestRun | None = None
     phases: list[PhaseResult] = field(default_factory=list)
+    secrets: dict[str, str] = field(default_factory=dict)  # for the tests only: never compose, state, disk
+    events: EventRecorder | None = None
+    baseline: dict[str, ContainerState] = field(default_factory=dict)  # containers when tests start
+    failure: BaseException | None = None
 
     def __post_init__(self) -> None:
         self.project = self.options.project or make_project_name(self.config, self.run_id)
@@ -100,10 +113,11 @@ def validate(run: Run) -> str:
     connector.start()
     findings = checks.Findings()
     try:
-        run.env = checks.check_env(run.config).values
+        run.env = checks.check_env(run.config, {**_os_env(), **run.options.env}).values
     except CiToolkitError as exc:
         findings.add(exc)
         run.env = checks.resolve_env(run.config).values
+    run.env.update(run.options.env)
     run.model = checks.check_config(run.config, run.env, findings)
     connector.join()
     if isinstance(engine_box[0], CiToolkitError):
@@ -111,6 +125,7 @@ def validate(run: Run) -> str:
     else:
         run.engine = engine_box[0]
     findings.raise_if_any()
+    sweep(run)
     return f"{len(run.config.services)} service checks, compose {run.config.compose_files[0].name}"
 
 
@@ -121,14 +136,37 @@ def _connect_into(box: list[Engine | CiToolkitError]) -> None:
         box.append(exc)
 
 
+def sweep(run: Run) -> None:
+    """Remove stacks left by runs that died (SIGKILL, OOM, a crashed runner) before starting ours."""
+    assert run.engine is not None
+    for decision in prune.prune(run.engine, run.options.prune_ttl_hours, exclude=run.project):
+        if decision.stale:
+            run.reporter.warn(f"removed stale stack {decision.stack.project}: {decision.reason}")
+
+
+def fetch_secrets(run: Run) -> str:
+    """[secrets] from SSM (or --secrets-from-env / --secrets-file), before any container starts."""
+    from ci_toolkit import secrets as secret_store
+
+    run.secrets, detail = secret_store.fetch_for_run(
+        run.config,
+        from_env=run.options.secrets_from_env,
+        file=run.options.secrets_file,
+        reporter=run.reporter,
+    )
+    return detail
+
+
 def up(run: Run) -> str:
-    assert run.model is not None
-    override = compose.write_owner_override(run.run_dir / "compose.owner.json", run.model, run.run_id)
+    assert run.model is not None and run.engine is not None
+    labels = compose.owner_labels(run.run_id, keep=run.options.keep)
+    override = compose.write_owner_override(run.run_dir / "compose.owner.json", run.model, labels)
     run.stack = compose.Stack(
         run.project, (*run.config.compose_files, override), run.config.profiles, run.config.root, run.env
     )
     run.up_started = time.monotonic()
-    compose.up(run.stack, timeout=run.config.timeouts.up)
+    run.events = EventRecorder(run.engine, run.project).start()
+    compose.up(run.stack, timeout=run.config.timeouts.up, model=run.model)
     return f"project {run.project}"
 
 
@@ -187,14 +225,20 @@ def migrate(run: Run) -> str:
 
 
 def test(run: Run) -> str:
+    engine = run.engine
+    assert engine is not None
+    run.baseline = {c.service: c for c in engine.containers(run.project)}
     run.test_run = testrun.run(
         run.config.pytest,
-        run.env,
+        {**run.env, **run.secrets, "CI_TOOLKIT_PROJECT": run.project, "CI_TOOLKIT_RUN_DIR": str(run.run_dir)},
         run.run_dir,
         cwd=run.config.root,
         timeout=run.config.timeouts.test,
         extra_args=run.options.pytest_args,
+        workers=run.options.workers,
+        test_timeout=run.options.test_timeout,
         on_line=run.reporter.test_output,
+        watch=lambda: health.watch(engine, run.project, run.baseline),
     )
     c = run.test_run.counts
     return f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.skipped} skipped"
@@ -204,19 +248,26 @@ def collect(run: Run) -> str:
     problems: list[str] = []
     if run.stack is not None:
         problems = artifacts.collect_stack(run.run_dir, run.stack, run.engine)
-    artifacts.write_commands(run.run_dir)
-    artifacts.write_env_snapshot(run.run_dir, run.env)
     return "; ".join(problems)
 
 
 def down(run: Run) -> str:
     assert run.stack is not None
-    compose.down(run.stack, timeout=run.config.timeouts.down, force=run.guard.force.is_set())
-    return ""
+    try:
+        compose.down(run.stack, timeout=run.config.timeouts.down, force=run.guard.force)
+    finally:
+        # The safety net: whatever compose missed (a container created while `up` was
+        # being killed) is removed by label.
+        left = remove_leftovers(run.engine, run.project) if run.engine is not None else {}
+        if run.events is not None:
+            run.events.stop()
+    missed = {kind: len(ids) for kind, ids in left.items() if ids}
+    return f"removed after compose down: {missed}" if missed else ""
 
 
 STEPS: tuple[tuple[str, Callable[[Run], str | None]], ...] = (
     ("validate", validate),
+    ("secrets", fetch_secrets),
     ("up", up),
     ("ready", ready),
     ("migrate", migrate),
@@ -241,9 +292,21 @@ def execute(run: Run) -> RunResult:
                 teardown_error = _safely(run, "down", down)
                 if teardown_error is not None and failure is None:
                     failure = teardown_error
+    if run.events is not None:
+        run.events.stop()
+    run.failure = failure
     result = build_result(run, failure)
     artifacts.write_json(run.run_dir / "run.json", result.to_dict())
+    if result.exit_code != ExitCode.OK or run.options.diagnostics == "always":
+        _safely_write_diagnostics(run, result)
     return result
+
+
+def _safely_write_diagnostics(run: Run, result: RunResult) -> None:
+    try:
+        diagnostics.write_bundle(run, result)
+    except Exception as exc:  # never let the evidence writer hide the run's outcome
+        run.reporter.warn(f"could not write the whole diagnostics bundle: {exc}")
 
 
 def _safely(run: Run, name: str, step: Callable[[Run], str | None]) -> BaseException | None:
@@ -304,7 +367,7 @@ def render(template: str, run: Run) -> str:
             template,
             endpoints=_endpoints(run),
             default_ports=run.config.default_ports(),
-            env={**_os_env(), **run.env},
+            env={**_os_env(), **run.env, **(run.secrets if run.config.secrets.migrations else {})},
             exports=run.env,
         )
     except templates.TemplateError as exc:

@@ -63,48 +63,85 @@ def run(
     timeout: float | None = None,
     check: bool = True,
     input: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run `cmd`, capture its output, and raise `CommandError` if it fails.
 
     `env` is merged over the current environment, so callers pass only what they add.
+    The child runs in its own session: a Ctrl-C on the terminal reaches ci-toolkit only,
+    which decides what to stop (a teardown must not be killed by a second Ctrl-C).
+    Setting `cancel` kills the child and raises `CommandError` with returncode None.
     """
     argv = [str(part) for part in cmd]
     full_env = {**os.environ, **env} if env is not None else None
     workdir = os.fspath(cwd) if cwd is not None else os.getcwd()
     log.debug("$ %s  (cwd=%s)", shlex.join(argv), workdir)
     started = time.monotonic()
+
+    def record(returncode: int | None, out: str, err: str) -> None:
+        COMMAND_LOG.add(CommandRecord(tuple(argv), workdir, returncode, time.monotonic() - started, out, err))
+
     try:
-        completed = subprocess.run(
+        child = subprocess.Popen(
             argv,
             env=full_env,
             cwd=workdir,
-            timeout=timeout,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
             text=True,
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired as exc:
-        out = _text(exc.stdout)
-        err = _text(exc.stderr)
-        COMMAND_LOG.add(CommandRecord(tuple(argv), workdir, None, time.monotonic() - started, out, err))
-        raise CommandError(argv, None, out, err, timeout=timeout) from None
     except FileNotFoundError:
-        COMMAND_LOG.add(CommandRecord(tuple(argv), workdir, 127, 0.0, "", "not found"))
+        record(127, "", "not found")
         raise CommandError(argv, 127, "", f"{argv[0]}: command not found") from None
-    COMMAND_LOG.add(
-        CommandRecord(
-            tuple(argv),
-            workdir,
-            completed.returncode,
-            time.monotonic() - started,
-            completed.stdout,
-            completed.stderr,
-        )
-    )
-    if check and completed.returncode != 0:
-        raise CommandError(argv, completed.returncode, completed.stdout, completed.stderr)
-    return completed
+    try:
+        out, err = _communicate(child, input, timeout, cancel)
+    except subprocess.TimeoutExpired:
+        out, err = _kill(child)
+        record(None, out, err)
+        raise CommandError(argv, None, out, err, timeout=timeout) from None
+    except _Cancelled:
+        out, err = _kill(child)
+        record(None, out, err)
+        raise CommandError(argv, None, out, err + "\n(cancelled)") from None
+    except BaseException:  # a signal turned into an exception: never leave the child behind
+        _kill(child)
+        raise
+    record(child.returncode, out, err)
+    if check and child.returncode != 0:
+        raise CommandError(argv, child.returncode, out, err)
+    return subprocess.CompletedProcess(argv, child.returncode, out, err)
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _communicate(
+    child: subprocess.Popen[str], input: str | None, timeout: float | None, cancel: threading.Event | None
+) -> tuple[str, str]:
+    if cancel is None:
+        return child.communicate(input, timeout=timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            return child.communicate(input, timeout=0.1)
+        except subprocess.TimeoutExpired:
+            input = None  # already sent
+            if cancel.is_set():
+                raise _Cancelled from None
+            if deadline is not None and time.monotonic() > deadline:
+                raise
+
+
+def _kill(child: subprocess.Popen[str]) -> tuple[str, str]:
+    child.kill()
+    try:
+        out, err = child.communicate(timeout=10)
+    except (subprocess.TimeoutExpired, ValueError):
+        return "", ""
+    return out or "", err or ""
 
 
 def _text(data: bytes | str | None) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ci_toolkit.config import PytestConfig
 from ci_toolkit.errors import TestRunnerError
+from ci_toolkit.redact import REDACTOR
 from ci_toolkit.result import FailedTest, TestCounts
 
 GRACE_SECONDS = 10.0  # after forwarding a signal, how long pytest gets to finish its reports
@@ -43,14 +44,51 @@ class TestRun:
     command: tuple[str, ...]
 
 
-def build_command(cfg: PytestConfig, out_dir: Path, extra_args: Sequence[str] = ()) -> list[str]:
+# Plugins that options need, by the name of their pytest11 entry point: `-p NAME` loads a
+# plugin even with PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 and is a no-op when it is already loaded.
+PLUGIN_OPTIONS = {
+    "xdist": ("-n", "--numprocesses", "--maxprocesses", "--dist", "--max-worker-restart"),
+    "timeout": ("--timeout", "--timeout-method", "--timeout_method", "--timeout-func-only"),
+    "pytest_cov": ("--cov", "--cov-report", "--cov-fail-under", "--cov-config", "--no-cov"),
+}
+
+
+def plugin_args(args: Sequence[str]) -> list[str]:
+    """`-p NAME` for each plugin whose options appear in `args` (unless args load or block it)."""
+    named = {args[i + 1] for i, a in enumerate(args[:-1]) if a == "-p"}
+    named |= {a[2:] for a in args if a.startswith("-p") and len(a) > 2}
+    out: list[str] = []
+    for plugin, options in PLUGIN_OPTIONS.items():
+        used = any(a.split("=", 1)[0] in options for a in args)
+        if plugin == "xdist":  # also the short forms -n4, -nauto
+            used = used or any(a.startswith("-n") and a[2:3].isalnum() for a in args)
+        if used and plugin not in named and f"no:{plugin}" not in named:
+            out += ["-p", plugin]
+    return out
+
+
+def runner_args(workers: str | None = None, test_timeout: float | None = None) -> list[str]:
+    """pytest-xdist workers (`-n`) and pytest-timeout's per-test limit (`--timeout`)."""
+    args = ["-n", workers] if workers else []
+    return args + ([f"--timeout={test_timeout:g}"] if test_timeout else [])
+
+
+def build_command(
+    cfg: PytestConfig,
+    out_dir: Path,
+    extra_args: Sequence[str] = (),
+    *,
+    workers: str | None = None,
+    test_timeout: float | None = None,
+) -> list[str]:
+    selected = [*cfg.args, *runner_args(workers, test_timeout), *extra_args]
     cmd = [
         cfg.python or sys.executable,
         "-m",
         "pytest",
+        *plugin_args(selected),
         *cfg.paths,
-        *cfg.args,
-        *extra_args,
+        *selected,
         f"--junitxml={out_dir / 'junit.xml'}",
         "-o",
         "junit_family=xunit1",
@@ -68,6 +106,9 @@ def build_command(cfg: PytestConfig, out_dir: Path, extra_args: Sequence[str] = 
     return cmd
 
 
+WATCH_INTERVAL = 0.25  # how often the stack is checked while the tests run
+
+
 def run(
     cfg: PytestConfig,
     env: Mapping[str, str],
@@ -76,12 +117,17 @@ def run(
     cwd: Path,
     timeout: float,
     extra_args: Sequence[str] = (),
+    workers: str | None = None,
+    test_timeout: float | None = None,
     on_line: Callable[[str], None] = lambda line: None,
+    watch: Callable[[], None] | None = None,
 ) -> TestRun:
+    """Run pytest; `watch` is called periodically and may raise to stop the tests early
+    (a service container died under them)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("junit.xml", "coverage.xml"):
         (out_dir / stale).unlink(missing_ok=True)
-    cmd = build_command(cfg, out_dir, extra_args)
+    cmd = build_command(cfg, out_dir, extra_args, workers=workers, test_timeout=test_timeout)
     full_env = {
         **os.environ,
         **env,
@@ -104,18 +150,27 @@ def run(
     timer = threading.Timer(timeout, _stop, args=(child,))
     timer.start()
     started = time.monotonic()
+    watch_error: list[BaseException] = []
+    done = threading.Event()
+    if watch is not None:
+        threading.Thread(target=_watch, args=(watch, child, done, watch_error), daemon=True).start()
     try:
         with (out_dir / "pytest.log").open("w") as log:
             assert child.stdout is not None
             for line in child.stdout:
-                log.write(line)
-                on_line(line.rstrip("\n"))
+                safe = REDACTOR(line)  # a test may print a secret it was given
+                log.write(safe)
+                on_line(safe.rstrip("\n"))
         exit_code = child.wait()
     except BaseException:
         _stop(child)
         raise
     finally:
         timer.cancel()
+        done.set()
+        redact_outputs(out_dir)
+    if watch_error:
+        raise watch_error[0]
     if time.monotonic() - started >= timeout and exit_code != 0:
         raise TestRunnerError(
             f"pytest did not finish within {timeout:g}s and was stopped",
@@ -132,6 +187,38 @@ def run(
         raise TestRunnerError(f"pytest {what} (exit code {exit_code})", hint=hint)
     coverage = read_coverage(out_dir / "coverage.xml") if cfg.coverage_source else None
     return TestRun(exit_code, counts, coverage, out_dir / "junit.xml", tuple(cmd))
+
+
+def redact_outputs(out_dir: Path) -> None:
+    """Mask registered secret values in every text file pytest wrote (junit.xml keeps a failing
+    test's captured output; coverage and HTML reports too). Binary files are left alone."""
+    if not REDACTOR.values():
+        return
+    for path in out_dir.rglob("*"):
+        try:
+            if not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        masked = REDACTOR(text)
+        if masked != text:
+            path.write_text(masked, encoding="utf-8")
+
+
+def _watch(
+    watch: Callable[[], None],
+    child: subprocess.Popen[str],
+    done: threading.Event,
+    errors: list[BaseException],
+) -> None:
+    while not done.wait(WATCH_INTERVAL):
+        try:
+            watch()
+        except Exception as exc:  # handed to the main thread, which raises it after pytest stops
+            errors.append(exc)
+            _stop(child)
+            return
 
 
 def _stop(child: subprocess.Popen[str]) -> None:

@@ -138,8 +138,15 @@ class RichReporter(Reporter):
         return table
 
 
-def make_reporter(*, json_mode: bool, quiet: bool, force_plain: bool = False) -> Reporter:
+def make_reporter(
+    *, json_mode: bool, quiet: bool, force_plain: bool = False, github: bool | None = None
+) -> Reporter:
+    """`github`: True/False forces GitHub Actions log groups on/off; None: on when GITHUB_ACTIONS=true."""
     stream = sys.stderr if json_mode else sys.stdout
+    from ci_toolkit import github as gh  # imports this module: keep it out of the top level
+
+    if gh.enabled(github):
+        return gh.GitHubReporter(stream, quiet=quiet)
     in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
     if stream.isatty() and not in_ci and not force_plain and os.environ.get("TERM") != "dumb":
         return RichReporter(stream, quiet=quiet)

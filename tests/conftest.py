@@ -80,6 +80,9 @@ NATS_URL = "nats://{nats.host}:{nats.port:4222}"
 directory = "migrations"
 dsn = "{export.DATABASE_URL}"
 
+[secrets]
+API_KEY = { name = "/ci/test/api_key", optional = true }
+
 [pytest]
 paths = ["example/tests"]
 args = ["-q", "-p", "no:cacheprovider"]

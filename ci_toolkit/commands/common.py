@@ -11,6 +11,7 @@ from typing import Any
 from ci_toolkit import checks, pipeline, state
 from ci_toolkit import config as config_mod
 from ci_toolkit.engine import Engine
+from ci_toolkit.redact import REDACTOR
 from ci_toolkit.signals import SignalGuard
 from ci_toolkit.ui import Reporter, make_reporter
 
@@ -50,5 +51,5 @@ def attach(opts: CommonOptions) -> tuple[pipeline.Run, Path]:
 
 
 def emit_json(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data) + "\n")
+    sys.stdout.write(REDACTOR(json.dumps(data)) + "\n")
     sys.stdout.flush()

@@ -2,29 +2,61 @@
 
 from __future__ import annotations
 
-from ci_toolkit import pipeline
+from pathlib import Path
+
+from ci_toolkit import github as gh
+from ci_toolkit import pipeline, secrets, selection
 from ci_toolkit.commands.common import CommonOptions, emit_json, new_run
-from ci_toolkit.errors import CiToolkitError, Interrupted
-from ci_toolkit.redact import REDACTOR
-from ci_toolkit.result import RunResult
+from ci_toolkit.diagnostics import early_failure
+from ci_toolkit.errors import CiToolkitError, Interrupted, UsageError
 from ci_toolkit.signals import SignalGuard
+from ci_toolkit.ui import make_reporter
 
 
-def integration_run(opts: CommonOptions, *, keep: bool, pytest_args: tuple[str, ...]) -> int:
+def integration_run(
+    opts: CommonOptions,
+    *,
+    keep: bool,
+    pytest_args: tuple[str, ...],
+    github: bool | None = None,
+    diagnostics: str = "on-failure",
+    secrets_from_env: bool = False,
+    secrets_file: Path | None = None,
+    choice: selection.Choice | None = None,
+) -> int:
+    if diagnostics not in ("on-failure", "always"):
+        raise UsageError(f"--diagnostics takes on-failure or always, not {diagnostics!r}")
     guard = SignalGuard()
-    reporter = opts.reporter()
+    on_github = gh.enabled(github)
+    reporter = make_reporter(json_mode=opts.json_mode, quiet=opts.quiet, github=on_github)
+    run: pipeline.Run | None = None
     with guard.installed():
         try:
-            run = new_run(opts, guard, keep=keep, pytest_args=pytest_args)
+            secrets.source_label(secrets_from_env, secrets_file)  # the two exclude each other
+            run = new_run(
+                opts,
+                guard,
+                keep=keep,
+                pytest_args=pytest_args,
+                diagnostics=diagnostics,
+                secrets_from_env=secrets_from_env,
+                secrets_file=secrets_file.resolve() if secrets_file else None,
+            )
+            selection.apply_to(run, choice or selection.Choice())  # --suite, --matrix-entry, ...
         except (CiToolkitError, KeyboardInterrupt) as exc:
             error = exc if isinstance(exc, CiToolkitError) else Interrupted(2)
-            result = RunResult(error.status, error.exit_code, None, message=REDACTOR(str(error)))
+            result = early_failure(opts.artifacts_dir, opts.project, error)
         else:
             run.reporter = reporter
+            if on_github:
+                gh.started(run.project)
             result = pipeline.execute(run)
     if result.exit_code not in (0, 1) or result.status == "coverage_below_threshold":
         reporter.error(result.message)
     reporter.summary(result)
+    if on_github:
+        invocation = gh.Invocation.current(opts.config_path, pytest_args, run.config if run else None)
+        gh.publish(result, invocation, reporter.stream)
     if opts.json_mode:
         emit_json(result.to_dict())
     return result.exit_code

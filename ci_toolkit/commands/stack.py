@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import shlex
 
-from ci_toolkit import compose, pipeline, state
+from ci_toolkit import compose, pipeline, selection, state
 from ci_toolkit.commands.common import CommonOptions, attach, emit_json, new_run
 from ci_toolkit.errors import ExitCode
 
 
 def stack_up(opts: CommonOptions, *, wait: bool) -> int:
-    run = new_run(opts)
+    run = new_run(opts, keep=True)  # labels it as kept: `stack prune` leaves it to the TTL
     teardown_on_failure = True
     try:
         run.timed("validate", pipeline.validate)
@@ -72,6 +72,23 @@ def stack_down(opts: CommonOptions) -> int:
     return 0
 
 
+def stack_prune(older_than: float, *, dry_run: bool, json_mode: bool) -> int:
+    from ci_toolkit import prune
+    from ci_toolkit.engine import Engine
+    from ci_toolkit.ui import make_reporter
+
+    reporter = make_reporter(json_mode=json_mode, quiet=False)
+    decisions = prune.prune(Engine.connect(), older_than, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for d in decisions:
+        reporter.line(f"{verb if d.stale else 'kept'} {d.stack.project}: {d.reason}", always=True)
+    if not decisions:
+        reporter.line("no ci-toolkit stacks on this engine", always=True)
+    if json_mode:
+        emit_json({"dry_run": dry_run, "stacks": [d.to_dict() for d in decisions]})
+    return 0
+
+
 def migrate(opts: CommonOptions) -> int:
     run, _ = attach(opts)
     pipeline.discover(run)
@@ -79,11 +96,13 @@ def migrate(opts: CommonOptions) -> int:
     return 0
 
 
-def test(opts: CommonOptions, pytest_args: tuple[str, ...]) -> int:
+def test(opts: CommonOptions, pytest_args: tuple[str, ...], choice: selection.Choice | None = None) -> int:
     run, _ = attach(opts)
     run.options = pipeline.RunOptions(
         artifacts_dir=opts.artifacts_dir, project=run.project, pytest_args=pytest_args
     )
+    selection.apply_to(run, choice or selection.Choice())  # --suite, --workers, --test-timeout
+    run.env.update(run.options.env)
     pipeline.discover(run)
     run.timed("test", pipeline.test)
     assert run.test_run is not None

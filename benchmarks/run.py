@@ -1,0 +1,215 @@
+"""Run the ci-toolkit benchmarks and (re)write RESULTS.md and results.json.
+
+    python benchmarks/run.py                 # full: 5 reps, about 10 minutes
+    python benchmarks/run.py --smoke --out /tmp/bench   # 1 rep, no 30 s-healthcheck variant
+
+All alternatives are measured in the same run, interleaved rep by rep (the order rotates), so
+the ratios compare like with like on a noisy, shared machine. Every compose project is named
+`bench-<run id>-...`; whatever is left at the end is taken down, and the run then fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks` and this checkout's ci_toolkit importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import report, suites
+from benchmarks.stack import Context, checks, clean_up, leftovers, make_workdir
+from benchmarks.variants import VARIANTS
+
+SUITES = ("readiness", "overhead", "startup", "concurrency")
+OVERHEAD = {
+    "integration_run": ("ci-toolkit integration-run (CLI, wall time)", suites.integration_run),
+    "by_hand": ("by hand: up -d, 10 ms poll, psycopg migrations, same pytest, down -v", suites.by_hand),
+}
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--reps", type=int, default=5, help="repetitions of every measurement (default 5)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="1 rep, skip the Docker-default (30 s) healthcheck variant"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parent,
+        help="where RESULTS.md and results.json go (default: benchmarks/)",
+    )
+    parser.add_argument("--suites", default=",".join(SUITES), help=f"comma-separated subset of {SUITES}")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.reps = 1
+    args.suites = [s.strip() for s in args.suites.split(",") if s.strip()]
+    unknown = set(args.suites) - set(SUITES)
+    if unknown or args.reps < 1:
+        parser.error(f"unknown suite(s) {sorted(unknown)}" if unknown else "--reps must be >= 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    run_id = secrets.token_hex(3)
+    scratch = Path(tempfile.mkdtemp(prefix=f"bench-{run_id}-"))
+    from ci_toolkit.engine import Engine
+
+    workdir = make_workdir(scratch / "example")
+    ctx = Context(run_id, scratch, workdir, Engine.connect(), checks(workdir))
+    variants = {k: v for k, v in VARIANTS.items() if not (args.smoke and k == "wait_default")}
+    started = time.perf_counter()
+    readiness: dict[str, list[dict[str, Any]]] = {k: [] for k in variants}
+    overhead: dict[str, list[dict[str, Any]]] = {k: [] for k in OVERHEAD}
+    startup: dict[str, list[dict[str, Any]]] = {k: [] for k in suites.startup_commands(workdir)}
+    concurrent: dict[str, list[dict[str, Any]]] = {"1": [], "3": []}
+    log(f"run {run_id}: {args.reps} rep(s), suites {', '.join(args.suites)}, scratch {scratch}")
+    warm_up()
+    try:
+        for rep in range(args.reps):
+            tag = f"[{rep + 1}/{args.reps}]"
+            if "readiness" in args.suites:
+                for key in rotated(list(variants), rep):
+                    readiness[key].append(measure(f"{tag} readiness {key}", variants[key][1], ctx, rep))
+            if "overhead" in args.suites:
+                for key in rotated(list(OVERHEAD), rep):
+                    overhead[key].append(measure(f"{tag} overhead {key}", OVERHEAD[key][1], ctx, rep))
+            if "startup" in args.suites:
+                for _ in range(2):  # cheap: twice per rep
+                    for key, seconds in suites.startup(ctx, rep).items():
+                        startup[key].append({"seconds": seconds})
+                log(f"{tag} startup " + ", ".join(f"{k} {v[-1]['seconds']:.3f}s" for k, v in startup.items()))
+            if "concurrency" in args.suites:
+                for n in rotated([1, 3], rep):
+                    concurrent[str(n)].append(
+                        measure(
+                            f"{tag} concurrency {n}",
+                            lambda c, r, n=n: suites.concurrent_runs(c, r, n),
+                            ctx,
+                            rep,
+                        )
+                    )
+    finally:
+        left = clean_up(ctx.project_name())
+        still = {k: sorted(v) for k, v in leftovers(ctx.project_name()).items() if v}
+        shutil.rmtree(scratch, ignore_errors=True)
+    results = assemble(
+        args,
+        run_id,
+        time.perf_counter() - started,
+        variants,
+        readiness,
+        overhead,
+        startup,
+        concurrent,
+        left,
+        still,
+    )
+    report.write(results, args.out)
+    for row in results["targets"]:
+        mark = {True: "met", False: "NOT met", None: "not measured"}[row["met"]]
+        log(f"target {row['target']}: {fmt(row['measured'])} -> {mark}")
+    log(f"wrote {args.out / 'RESULTS.md'} and {args.out / 'results.json'}")
+    if left:
+        log(f"error: compose projects were left behind and had to be removed: {left}")
+    return 1 if left or still or results["errors"] else 0
+
+
+def assemble(
+    args: argparse.Namespace,
+    run_id: str,
+    seconds: float,
+    variants: dict[str, Any],
+    readiness: dict[str, Any],
+    overhead: dict[str, Any],
+    startup: dict[str, Any],
+    concurrent: dict[str, Any],
+    left: list[str],
+    still: dict[str, Any],
+) -> dict[str, Any]:
+    ready = report.readiness(readiness, {k: v[0] for k, v in variants.items()})
+    over = report.overhead(overhead, {k: v[0] for k, v in OVERHEAD.items()})
+    start = report.summarize(startup, {k: v[0] for k, v in suites.startup_commands(Path()).items()})
+    conc = report.concurrency(concurrent, {"1": "1 integration-run", "3": "3 concurrent integration-runs"})
+    results: dict[str, Any] = {
+        "run": {
+            "id": run_id,
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "reps": args.reps,
+            "smoke": args.smoke,
+            "suites": args.suites,
+            "seconds": seconds,
+            "command": "python benchmarks/run.py" + (" --smoke" if args.smoke else f" --reps {args.reps}"),
+            "projects_left_behind": left,
+            "resources_still_present": still,
+        },
+        "machine": report.machine(),
+        "readiness": ready,
+        "overhead_seconds": over["overhead_seconds"],
+        "overhead": over,
+        "help_seconds": report.median_of(start, "help"),
+        "startup": start,
+        "teardown": report.teardown(ready, over),
+        "concurrency": conc,
+    }
+    results["targets"] = report.check_targets(results)
+    results["errors"] = [
+        f"{group} {key}: {problem}"
+        for group, summary in (
+            ("readiness", ready["variants"]),
+            ("overhead", over["runs"]),
+            ("concurrency", conc["runs"]),
+        )
+        for key, entry in summary.items()
+        for problem in entry["problems"]
+    ]
+    return results
+
+
+def measure(
+    what: str, fn: Callable[[Context, int], dict[str, Any]], ctx: Context, rep: int
+) -> dict[str, Any]:
+    """One sample; a failure becomes a sample that says so (and its stack is taken down)."""
+    try:
+        sample = fn(ctx, rep)
+    except Exception as exc:
+        sample = {"ok": False, "problem": f"{type(exc).__name__}: {str(exc).strip()[:600]}"}
+        clean_up(ctx.project_name())
+    status = "ok" if sample.get("ok", True) else f"INVALID ({sample['problem'][:200]})"
+    log(f"{what}: {fmt(sample.get('seconds'))} {status}")
+    return sample
+
+
+def rotated(items: list[Any], rep: int) -> list[Any]:
+    k = rep % len(items)
+    return items[k:] + items[:k]
+
+
+def warm_up() -> None:
+    """Import what the verifiers and the by-hand run use, so no sample pays for it."""
+    import nats  # noqa: F401
+    import psycopg  # noqa: F401
+    import redis  # noqa: F401
+
+
+def fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

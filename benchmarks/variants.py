@@ -1,0 +1,187 @@
+"""Readiness of the bundled stack (postgres:15, redis:7, nats:2.10 -js), measured several ways.
+
+Every variant times from the moment its first command is spawned to the moment it declares the
+stack ready, then checks with the real client libraries that every service really answers (a
+variant that is fast by being wrong is marked invalid), then takes the stack down.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.stack import (
+    CITK,
+    Context,
+    Endpoint,
+    Project,
+    answers,
+    endpoints,
+    phase_marks,
+    tight_poll,
+    timed,
+    timed_lines,
+    verify,
+)
+from benchmarks.stack import wait_until_responsive as pytest_docker_wait
+
+Sample = dict[str, Any]
+
+# Healthchecks as a user would add them for `up --wait`. pg_isready goes over TCP: during
+# initdb the entrypoint's temporary server listens on the unix socket only, so a socket
+# check would pass early and the server would then restart. The nats:2.10 image here is
+# Debian-based and has bash; the official image is `scratch` (only /nats-server, which has no
+# health subcommand), so there a healthcheck needs the -alpine variant and `wget`.
+HEALTHCHECKS: dict[str, list[str]] = {
+    "postgres": ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", "test", "-d", "app"],
+    "redis": ["CMD-SHELL", "redis-cli ping | grep -q PONG"],
+    "nats": [
+        "CMD",
+        "bash",
+        "-c",
+        "exec 3<>/dev/tcp/127.0.0.1/8222 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 "
+        "&& grep -q ' 200 ' <&3",
+    ],
+}
+
+
+def healthcheck_override(workdir: Path, interval: str | None) -> str:
+    """A compose override adding the healthchecks; `interval=None` keeps Docker's defaults (30 s)."""
+    services = {}
+    for name, test in HEALTHCHECKS.items():
+        services[name] = {"healthcheck": {"test": test, **({"interval": interval} if interval else {})}}
+    name = f"healthcheck-{interval or 'default'}.yml"
+    (workdir / name).write_text(json.dumps({"services": services}, indent=2) + "\n")  # JSON is YAML
+    return name
+
+
+def physical_limit(ctx: Context, rep: int) -> Sample:
+    """`docker compose up -d`, then every service probed every 10 ms from the host (overlapping)."""
+    project = Project.new(ctx.project_name("limit", rep), ctx.workdir)
+    started = time.perf_counter()
+    project.run("up", "-d")
+    up_returned = time.perf_counter() - started
+    eps = endpoints(ctx.engine, project.name, ctx.checks)
+    ready = tight_poll(eps, started)
+    seconds = max(ready.values())
+    parts = {"up": up_returned, "ready": seconds - up_returned}
+    return _finish(ctx, project, eps, seconds, parts=parts, services=ready)
+
+
+def ci_toolkit_cli(ctx: Context, rep: int) -> Sample:
+    """`ci-toolkit stack up --wait` as a user runs it (a fresh process); then `ci-toolkit stack down`.
+
+    Its progress lines are timestamped as they arrive, which splits the wall time into start-up
+    (interpreter, imports, config), validate, up, ready and exit."""
+    project = Project.new(ctx.project_name("citk", rep), ctx.workdir)
+    artifacts = ctx.scratch / "artifacts" / project.name
+    where = ["--project", project.name, "--artifacts-dir", str(artifacts)]
+    seconds, out, lines = timed_lines([CITK, "stack", "up", "--wait", "--json", *where], ctx.workdir)
+    result = json.loads(out.strip().splitlines()[-1])
+    eps = endpoints(ctx.engine, project.name, ctx.checks)
+    problem = verify(eps)
+    down_seconds = timed([CITK, "stack", "down", *where], ctx.workdir)[0]
+    marks = phase_marks(lines)
+    parts = {"start-up": marks["validate"][0]}
+    parts.update({name: end - begin for name, (begin, end) in marks.items()})
+    parts["exit"] = seconds - marks["ready"][1]
+    return {
+        "seconds": seconds,
+        "ok": not problem,
+        "problem": problem,
+        "down_seconds": down_seconds,
+        "parts": parts,
+        "services": {n: s["ready_seconds"] for n, s in result["services"].items()},
+        "ready_from_up": max(s["ready_seconds"] for s in result["services"].values()),
+    }
+
+
+def ci_toolkit_in_process(ctx: Context, rep: int) -> Sample:
+    """ci_toolkit.pipeline's validate, up and ready steps driven from this (warm) process: what the
+    library costs without an interpreter start, imports or exit. Config loading is included."""
+    from ci_toolkit import pipeline
+    from ci_toolkit.config import load
+    from ci_toolkit.signals import SignalGuard
+    from ci_toolkit.ui import Reporter
+
+    project = Project.new(ctx.project_name("inproc", rep), ctx.workdir)
+    options = pipeline.RunOptions(
+        artifacts_dir=ctx.scratch / "artifacts" / project.name, project=project.name
+    )
+    started = time.perf_counter()
+    run = pipeline.Run(load(ctx.workdir), options, Reporter(io.StringIO()), SignalGuard())
+    parts = {}
+    try:
+        for name, step in (("validate", pipeline.validate), ("up", pipeline.up), ("ready", pipeline.ready)):
+            t = time.perf_counter()
+            run.timed(name, step)
+            parts[name] = time.perf_counter() - t
+        seconds = time.perf_counter() - started
+        eps = endpoints(ctx.engine, project.name, ctx.checks)
+        problem = verify(eps)
+    finally:
+        t = time.perf_counter()
+        if run.stack is not None:
+            pipeline.down(run)
+        down_seconds = time.perf_counter() - t
+    return {
+        "seconds": seconds,
+        "ok": not problem,
+        "problem": problem,
+        "down_seconds": down_seconds,
+        "parts": parts,
+    }
+
+
+def compose_wait(interval: str | None) -> Callable[[Context, int], Sample]:
+    """`docker compose up -d --wait` with healthchecks at `interval` (None: Docker's default 30 s)."""
+
+    def variant(ctx: Context, rep: int) -> Sample:
+        override = healthcheck_override(ctx.workdir, interval)
+        project = Project.new(ctx.project_name("wait", interval or "default", rep), ctx.workdir, [override])
+        started = time.perf_counter()
+        project.run("up", "-d", "--wait", "--wait-timeout", "120")
+        seconds = time.perf_counter() - started
+        eps = endpoints(ctx.engine, project.name, ctx.checks)
+        return _finish(ctx, project, eps, seconds)
+
+    variant.__doc__ = f"up -d --wait, healthcheck interval {interval or '30s (Docker default)'}"
+    return variant
+
+
+def pytest_docker(ctx: Context, rep: int) -> Sample:
+    """The pytest-docker pattern: `up -d`; per service (one fixture after another) `port_for`
+    (`docker compose port`), then `wait_until_responsive(check, timeout=60, pause=0.5)`."""
+    project = Project.new(ctx.project_name("pytestdocker", rep), ctx.workdir)
+    started = time.perf_counter()
+    project.run("up", "-d")
+    eps: dict[str, Endpoint] = {}
+    services: dict[str, float] = {}
+    for name, check in ctx.checks.items():
+        wanted = [check.port, *([check.monitor_port] if check.monitor_port else [])]
+        ep = Endpoint(check, "127.0.0.1", {p: project.port(name, p) for p in wanted})
+        pytest_docker_wait(lambda ep=ep: answers(ep, 1.0), timeout=60, pause=0.5)  # type: ignore[misc]
+        services[name] = time.perf_counter() - started
+        eps[name] = ep
+    return _finish(ctx, project, eps, time.perf_counter() - started, services=services)
+
+
+def _finish(ctx: Context, project: Project, eps: dict[str, Endpoint], seconds: float, **extra: Any) -> Sample:
+    problem = verify(eps)
+    down_seconds = project.down()
+    return {"seconds": seconds, "ok": not problem, "problem": problem, "down_seconds": down_seconds, **extra}
+
+
+VARIANTS: dict[str, tuple[str, Callable[[Context, int], Sample]]] = {
+    "limit": ("physical limit: up -d + 10 ms overlapping protocol poll", physical_limit),
+    "ci_toolkit": ("ci-toolkit stack up --wait (CLI, wall time)", ci_toolkit_cli),
+    "ci_toolkit_in_process": ("ci_toolkit.pipeline validate+up+ready, in-process", ci_toolkit_in_process),
+    "wait_1s": ("compose up --wait, healthcheck interval 1s", compose_wait("1s")),
+    "wait_5s": ("compose up --wait, healthcheck interval 5s", compose_wait("5s")),
+    "wait_default": ("compose up --wait, Docker default healthcheck (30s)", compose_wait(None)),
+    "pytest_docker": ("pytest-docker pattern: up -d, port_for, poll with 0.5 s pause", pytest_docker),
+}

@@ -1,0 +1,30 @@
+"""`ci-toolkit report merge DIR...`: one Markdown summary for all matrix cells."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ci_toolkit import report
+from ci_toolkit.commands.common import emit_json
+from ci_toolkit.errors import ExitCode
+from ci_toolkit.redact import REDACTOR
+
+
+def merge(dirs: tuple[Path, ...], *, output: Path | None = None, json_mode: bool = False) -> int:
+    cells = [report.load_cell(d) for d in report.find_cells(dirs)]
+    text = REDACTOR(report.render_markdown(cells))
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    if json_mode:
+        failed = report.failed_tests(cells)
+        emit_json({"cells": [c.to_dict() for c in cells], "failed_tests": failed})
+    else:
+        sys.stdout.write(text)
+    return ExitCode.OK if all(c.passed for c in cells) else ExitCode.TESTS_FAILED

