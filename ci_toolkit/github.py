@@ -251,7 +251,7 @@ def annotation_lines(result: RunResult, inv: Invocation, workspace: Path) -> lis
 def summary_markdown(result: RunResult, inv: Invocation, workspace: Path, sha: str = "") -> str:
     icon = _ICONS.get(result.status, "❌")
     out = [f"## {icon} ci-toolkit integration-run: {result.status} (exit code {result.exit_code})", ""]
-    if result.message and result.status != "passed":
+    if result.message and result.status not in ("passed", "tests_failed"):
         out += [_fenced(result.message), ""]
     if result.phases:
         out += ["| phase | status | seconds |", "| --- | --- | ---: |"]
@@ -334,17 +334,23 @@ def started(project: str, environ: Mapping[str, str] | None = None) -> None:
 def publish(
     result: RunResult, inv: Invocation, stream: IO[str], environ: Mapping[str, str] | None = None
 ) -> None:
-    """Annotations on `stream`; the summary and outputs into the files the runner gave us."""
+    """Annotations on `stream`; the summary and outputs into the files the runner gave us.
+
+    A file that cannot be written is a warning: it never changes the run's own outcome."""
     environ = os.environ if environ is None else environ
     workspace = Path(environ.get("GITHUB_WORKSPACE") or inv.cwd)
-    for line in annotation_lines(result, inv, workspace):
+    lines = annotation_lines(result, inv, workspace)
+    try:
+        if summary := environ.get("GITHUB_STEP_SUMMARY"):
+            with Path(summary).open("a", encoding="utf-8") as fh:
+                fh.write(summary_markdown(result, inv, workspace, environ.get("GITHUB_SHA", "")))
+        if target := environ.get("GITHUB_OUTPUT"):
+            write_outputs(Path(target), outputs(result))
+    except OSError as exc:
+        lines.append(command("warning", f"could not write the job summary or step outputs: {exc}"))
+    for line in lines:
         stream.write(line + "\n")
     stream.flush()
-    if summary := environ.get("GITHUB_STEP_SUMMARY"):
-        with Path(summary).open("a", encoding="utf-8") as fh:
-            fh.write(summary_markdown(result, inv, workspace, environ.get("GITHUB_SHA", "")))
-    if target := environ.get("GITHUB_OUTPUT"):
-        write_outputs(Path(target), outputs(result))
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -402,7 +402,7 @@ def _from_ssm(config: SecretsConfig, env: Mapping[str, str], res: Resolution, st
         _fetch_params(ssm, res, stream)
         _fetch_paths(ssm, res, stream)
     except aws.AwsFailure as exc:
-        res.problems.append(ssm.error(exc, "SSM Parameter Store"))
+        res.problems.append(ssm.error(exc, subject))
 
 
 def _fetch_params(ssm: _Ssm, res: Resolution, stream: IO[str] | None) -> None:

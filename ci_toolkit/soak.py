@@ -262,7 +262,8 @@ class Soak:
             "seconds": round(seconds, 3),
             "project": result.project,
             "phases": {p.name: round(p.seconds, 3) for p in phases},
-            "failed_phase": next((p.name for p in phases if p.status in ("failed", "interrupted")), None),
+            "failed_phase": next((p.name for p in phases if p.status in ("failed", "interrupted")), None)
+            or ("test" if result.status in ("tests_failed", "coverage_below_threshold") else None),
             "tests": result.tests.to_dict(),
             "failed_tests": [f.id for f in result.tests.failures],
             "leaked": leaked,

@@ -29,6 +29,8 @@ class SoakArgs:
 def soak(opts: CommonOptions, args: SoakArgs, choice: selection.Choice) -> int:
     config = opts.load_config()
     defaults = config.soak
+    if args.iterations is not None or args.duration is not None:  # the command line says how long
+        defaults = replace(defaults, iterations=None, duration=None)
     options = SoakOptions(
         iterations=args.iterations if args.iterations is not None else defaults.iterations,
         duration=parse_duration(args.duration, "--duration") if args.duration else defaults.duration,

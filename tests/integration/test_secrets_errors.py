@@ -99,8 +99,8 @@ def test_rejected_credentials_are_a_credentials_error(
     server, _, _ = iam_moto
     result = run_toolkit(["secrets", "check"], example_project, server.env("AKIAUNKNOWNKEY000000", "nope"))
     assert result.returncode == 12, result.output
-    assert "the AWS credentials (env) were not usable while reading" in result.stderr
-    assert "/ci/test/api_key" in result.stderr and "InvalidClientTokenId" in result.stderr
+    assert "the AWS credentials (env) were not usable while reading API_KEY (/ci/test/api_key)" in result.stderr
+    assert "InvalidClientTokenId" in result.stderr
 
 
 def test_no_credentials_in_actions_says_what_the_workflow_needs(example_project: Path, tmp_path: Path) -> None:

@@ -112,6 +112,20 @@ def test_steps_using_remote_actions_are_skipped_under_act() -> None:
                 assert "!env.ACT" in str(step.get("if", "")), f"{action.parent.name}: {step['uses']}"
 
 
+@pytest.mark.parametrize("action", composite_actions(), ids=lambda p: p.parent.name)
+def test_composite_action_scripts_pass_shellcheck(action: Path, tmp_path: Path) -> None:
+    """actionlint checks the workflows' scripts; the composite actions' scripts get the same here."""
+    for number, step in enumerate(yaml.safe_load(action.read_text())["runs"]["steps"]):
+        if "run" not in step:
+            continue
+        script = tmp_path / f"step{number}.sh"
+        script.write_text("#!/usr/bin/env bash\n" + step["run"])
+        proc = subprocess.run(
+            [tool("shellcheck"), "--shell=bash", str(script)], capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 0, f"{action.parent.name}, step {step.get('name', number)}:\n{proc.stdout}"
+
+
 def test_zizmor_reports_nothing() -> None:
     proc = subprocess.run(
         [tool("zizmor"), "--offline", "--no-progress", "--color", "never", ".github", "actions"],

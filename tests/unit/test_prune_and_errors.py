@@ -1,0 +1,91 @@
+"""Prune decisions and the translation of compose failures, without an engine."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from ci_toolkit import compose, prune
+from ci_toolkit.errors import CommandError
+
+HOST = socket.gethostname()
+
+
+def stack(pid: int, *, keep: bool = False, host: str = HOST, age_hours: float = 0.1) -> prune.OwnedStack:
+    return prune.OwnedStack("citk-x-1", "1", pid, host, time.time() - age_hours * 3600, keep)
+
+
+def spawn(argv: list[str]) -> subprocess.Popen[bytes]:
+    """Start a process and wait until the kernel shows its command line (it is blank mid-exec)."""
+    child = subprocess.Popen(argv)
+    deadline = time.monotonic() + 5
+    while not open(f"/proc/{child.pid}/cmdline", "rb").read() and time.monotonic() < deadline:  # noqa: SIM115
+        time.sleep(0.01)
+    return child
+
+
+def test_live_owner_is_never_pruned() -> None:
+    child = spawn([sys.executable, "-c", "import time; time.sleep(30)", "ci_toolkit"])
+    try:
+        decision = prune.decide(stack(child.pid), ttl_hours=24)
+        assert decision.stale is False and "is running" in decision.reason
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_dead_owner_is_pruned() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    decision = prune.decide(stack(child.pid), ttl_hours=24)
+    assert decision.stale is True and f"owner process {child.pid} is gone" in decision.reason
+
+
+def test_recycled_pid_of_another_program_counts_as_gone() -> None:
+    assert prune.owner_alive(os.getppid()) in (True, False)  # smoke: no exception
+    child = spawn(["sleep", "30"])
+    try:
+        assert prune.decide(stack(child.pid), ttl_hours=24).stale is True
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_kept_and_foreign_stacks_go_only_by_ttl() -> None:
+    assert prune.decide(stack(999999, keep=True), ttl_hours=24).stale is False
+    assert prune.decide(stack(999999, host="elsewhere"), ttl_hours=24).stale is False
+    old = prune.decide(stack(999999, keep=True, age_hours=30), ttl_hours=24)
+    assert old.stale is True and "older than 24h" in old.reason
+
+
+def _up_error(stderr: str) -> str:
+    exc = CommandError(["docker", "compose", "up"], 1, "", stderr)
+    return str(compose.explain_up_failure(compose.Stack("p", ()), exc, {"web": "acme/web:9"}))
+
+
+def test_port_clash_message() -> None:
+    text = _up_error("Error response from daemon: driver failed programming external connectivity on endpoint "
+                     "p-web-1: Bind for 127.0.0.1:8080 failed: port is already allocated")
+    assert "host port 127.0.0.1:8080 is already in use" in text and '"127.0.0.1::PORT"' in text
+
+
+def test_pull_failure_names_image_and_service() -> None:
+    text = _up_error(' web Error Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: '
+                     "no such host\nError response from daemon: Get ...: no such host")
+    assert "could not pull acme/web:9 for service web" in text
+
+
+def test_owner_override_labels_services_networks_and_volumes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    model = {"services": {"db": {}}, "networks": {"default": {}, "ext": {"external": True}},
+             "volumes": {"data": {}}}
+    labels = compose.owner_labels("abcd", keep=True)
+    path = compose.write_owner_override(tmp_path / "o.json", model, labels)
+    data = json.loads(path.read_text())
+    assert data["services"]["db"]["labels"]["io.ci-toolkit.keep"] == "true"
+    assert data["networks"] == {"default": {"labels": labels}}  # external networks are not ours
+    assert data["volumes"]["data"]["labels"]["io.ci-toolkit.owner-pid"] == str(os.getpid())
