@@ -14,6 +14,7 @@ Text is redacted (`REDACTOR`) first, then escaped for the workflow-command synta
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -328,7 +329,8 @@ def started(project: str, environ: Mapping[str, str] | None = None) -> None:
     """Record the project name at once, so a cleanup step finds the stack even after a crash."""
     target = (os.environ if environ is None else environ).get("GITHUB_OUTPUT")
     if target:
-        write_outputs(Path(target), {"project": project})
+        with contextlib.suppress(OSError):  # `publish` tries again at the end, and warns
+            write_outputs(Path(target), {"project": project})
 
 
 def publish(

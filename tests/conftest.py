@@ -37,13 +37,21 @@ class CliResult:
         return json.loads(lines[0])  # type: ignore[no-any-return]
 
 
-def run_cli(args: Sequence[str], cwd: Path, env: dict[str, str] | None = None,
-            timeout: float = 600) -> CliResult:
+def run_cli(
+    args: Sequence[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 600
+) -> CliResult:
     """Run `ci-toolkit ARGS` as a user would: a real subprocess, no TTY, CI-style output."""
     full_env = {**os.environ, "CI": "true", **(env or {})}
     full_env.pop("GITHUB_ACTIONS", None)
-    proc = subprocess.run([sys.executable, "-m", "ci_toolkit", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ci_toolkit", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -104,8 +112,9 @@ def example_project(tmp_path: Path) -> Path:
     dest.mkdir()
     shutil.copy(REPO / "docker-compose.test.yml", dest)
     shutil.copytree(REPO / "migrations", dest / "migrations")
-    shutil.copytree(REPO / "example", dest / "example",
-                    ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    shutil.copytree(
+        REPO / "example", dest / "example", ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache")
+    )
     (dest / "ci-toolkit.toml").write_text(EXAMPLE_CONFIG)
     return dest
 
@@ -131,16 +140,26 @@ def assert_no_leaks(project: str) -> None:
 
 
 def projects_with_prefix(prefix: str) -> set[str]:
-    names = docker_json("ps", "-a", "--filter", f"label={PROJECT_LABEL}",
-                        "--format", '{{.Label "com.docker.compose.project"}}')
+    names = docker_json(
+        "ps",
+        "-a",
+        "--filter",
+        f"label={PROJECT_LABEL}",
+        "--format",
+        '{{.Label "com.docker.compose.project"}}',
+    )
     return {n for n in names if n.startswith(prefix)}
 
 
 @pytest.fixture
 def engine_available() -> Iterator[None]:
     """Integration tests need the real engine; fail loudly (not skip) when it is missing."""
-    probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
+    probe = subprocess.run(
+        ["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True
+    )
     if probe.returncode != 0:
-        pytest.fail("the Docker engine is not reachable; run ../shared/sandbox/docker-up.sh "
-                    f"(docker info: {probe.stderr.strip()[:200]})")
+        pytest.fail(
+            "the Docker engine is not reachable; run ../shared/sandbox/docker-up.sh "
+            f"(docker info: {probe.stderr.strip()[:200]})"
+        )
     yield

@@ -65,12 +65,19 @@ class LiveRun:
         return self.proc.returncode, json.loads(json_lines[0]), output
 
 
-def start_run(cwd: Path, *args: str, env: dict[str, str] | None = None, project: str | None = None) -> LiveRun:
+def start_run(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, project: str | None = None
+) -> LiveRun:
     project = project or f"fault-{secrets.token_hex(4)}"
     full_env = {**os.environ, "CI": "true", **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "ci_toolkit", "integration-run", "--json", "--project", project, *args],
-        cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
     )
     run = LiveRun(proc, project)
 
@@ -84,8 +91,16 @@ def start_run(cwd: Path, *args: str, env: dict[str, str] | None = None, project:
     return run
 
 
-def assert_clean_failure(code: int, data: dict[str, Any], output: str, *, expect_code: int, status: str,
-                         message: str, project: str | None) -> None:
+def assert_clean_failure(
+    code: int,
+    data: dict[str, Any],
+    output: str,
+    *,
+    expect_code: int,
+    status: str,
+    message: str,
+    project: str | None,
+) -> None:
     """What every fault must give: its exit code, a clear message, a bundle, no traceback, no leak."""
     assert code == expect_code, output
     assert data["exit_code"] == expect_code and data["status"] == status, data

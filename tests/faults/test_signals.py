@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -46,8 +47,15 @@ def test_signal_in_phase_tears_down_and_exits_128_plus_n(
     started = time.monotonic()
     run.signal(signum)
     code, data, output = run.finish()
-    assert_clean_failure(code, data, output, expect_code=expected, status="interrupted",
-                         message=f"interrupted by {signame}", project=run.project)
+    assert_clean_failure(
+        code,
+        data,
+        output,
+        expect_code=expected,
+        status="interrupted",
+        message=f"interrupted by {signame}",
+        project=run.project,
+    )
     phases = {p["name"]: p["status"] for p in data["phases"]}
     assert phases[phase] == "interrupted", data["phases"]
     assert phases["down"] == "ok"
@@ -62,8 +70,12 @@ def test_second_signal_during_teardown_forces_a_fast_complete_teardown(
 ) -> None:
     # PID 1 without a TERM handler ignores SIGTERM: a graceful `down` waits its full stop period for it.
     compose = example_project / "docker-compose.test.yml"
-    compose.write_text(compose.read_text().replace(
-        "\nvolumes:\n", '\n  stubborn:\n    image: redis:7\n    entrypoint: ["sleep", "infinity"]\n\nvolumes:\n'))
+    compose.write_text(
+        compose.read_text().replace(
+            "\nvolumes:\n",
+            '\n  stubborn:\n    image: redis:7\n    entrypoint: ["sleep", "infinity"]\n\nvolumes:\n',
+        )
+    )
     env = add_slow_test(example_project, tmp_path / "marker")
     run = start_run(example_project, env=env)
     run.wait_for(r"==> test")
@@ -79,9 +91,7 @@ def test_second_signal_during_teardown_forces_a_fast_complete_teardown(
     assert_no_leaks(run.project)
 
 
-def test_sigkilled_run_is_swept_by_prune_and_a_live_run_is_not(
-    example_project: Path, tmp_path: Path
-) -> None:
+def test_sigkilled_run_is_swept_by_prune_and_a_live_run_is_not(example_project: Path, tmp_path: Path) -> None:
     from tests.conftest import run_cli
 
     env = add_slow_test(example_project, tmp_path / "marker")
@@ -92,10 +102,8 @@ def test_sigkilled_run_is_swept_by_prune_and_a_live_run_is_not(
     children = _children(victim.proc.pid)
     os.kill(victim.proc.pid, signal.SIGKILL)  # no teardown can run: the runner died
     for pid in children:  # the machine took pytest down with it
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     victim.proc.wait()
     # The stack is still there, orphaned.
     from tests.conftest import leaked_resources
@@ -118,14 +126,12 @@ def test_next_run_sweeps_a_killed_runs_stack(example_project: Path, tmp_path: Pa
     children = _children(victim.proc.pid)
     os.kill(victim.proc.pid, signal.SIGKILL)
     for pid in children:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     victim.proc.wait()
     (example_project / "example" / "tests" / "test_zz_slow.py").unlink()
     nxt = start_run(example_project)
-    code, data, output = nxt.finish()
+    code, _data, output = nxt.finish()
     assert code == 0, output
     assert f"removed stale stack {victim.project}" in output
     assert_no_leaks(victim.project)

@@ -37,8 +37,17 @@ def test_bundled_example_passes_and_leaves_nothing(tmp_path: Path) -> None:
         assert svc["host"] == "127.0.0.1" and svc["ready_seconds"] > 0 and svc["ports"]
     assert data["coverage_percent"] > 50
     run_dir = Path(data["artifacts_dir"])
-    for name in ("junit.xml", "coverage.xml", "htmlcov/index.html", "run.json", "ps.json",
-                 "logs/postgres.log", "logs/redis.log", "logs/nats.log", "commands.json"):
+    for name in (
+        "junit.xml",
+        "coverage.xml",
+        "htmlcov/index.html",
+        "run.json",
+        "ps.json",
+        "logs/postgres.log",
+        "logs/redis.log",
+        "logs/nats.log",
+        "commands.json",
+    ):
         assert (run_dir / name).exists(), name
     # Progress went to stderr: phase timings and the pass count are there for a human.
     assert "<== ready ok in" in result.stderr and "6 passed" in result.stderr
@@ -84,7 +93,8 @@ def test_missing_required_env_lists_every_name_and_starts_nothing(example_projec
 
 def test_failing_migration_is_named_with_line_and_stack_torn_down(example_project: Path) -> None:
     (example_project / "migrations" / "003_broken.sql").write_text(
-        "CREATE TABLE ok_table (id int);\n\nALTER TABLE orders ADD COLUMN note txt;\n")
+        "CREATE TABLE ok_table (id int);\n\nALTER TABLE orders ADD COLUMN note txt;\n"
+    )
     project = unique()
     result, data = run_json(example_project, "--project", project)
     assert result.returncode == 5, result.output
@@ -97,7 +107,8 @@ def test_failing_migration_is_named_with_line_and_stack_torn_down(example_projec
 
 def test_failing_test_gives_exit_1_and_names_the_test(example_project: Path) -> None:
     (example_project / "example" / "tests" / "test_broken.py").write_text(
-        "def test_answer():\n    assert 6 * 7 == 43, 'arithmetic is broken'\n")
+        "def test_answer():\n    assert 6 * 7 == 43, 'arithmetic is broken'\n"
+    )
     project = unique()
     result, data = run_json(example_project, "--project", project)
     assert result.returncode == 1, result.output
@@ -115,7 +126,10 @@ def test_service_absent_from_compose_is_a_config_error_with_suggestion(example_p
     project = unique()
     result, data = run_json(example_project, "--project", project)
     assert result.returncode == 2, result.output
-    assert "services.rediss: no such service in docker-compose.test.yml (did you mean 'redis'?)" in data["message"]
+    assert (
+        "services.rediss: no such service in docker-compose.test.yml (did you mean 'redis'?)"
+        in data["message"]
+    )
     assert_no_leaks(project)
 
 

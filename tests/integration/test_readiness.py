@@ -16,8 +16,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("engine_available
 def test_container_exiting_during_readiness_fails_fast_with_its_logs(example_project: Path) -> None:
     compose = example_project / "docker-compose.test.yml"
     # Redis refuses an unknown option and exits at once with code 1.
-    compose.write_text(compose.read_text().replace("image: redis:7\n",
-                                                   "image: redis:7\n    command: [\"redis-server\", \"--no-such-option\", \"1\"]\n"))
+    compose.write_text(
+        compose.read_text().replace(
+            "image: redis:7\n", 'image: redis:7\n    command: ["redis-server", "--no-such-option", "1"]\n'
+        )
+    )
     project = f"rd-{secrets.token_hex(4)}"
     started = time.monotonic()
     result = run_cli(["integration-run", "--json", "--project", project], example_project)
@@ -37,8 +40,11 @@ def test_container_exiting_during_readiness_fails_fast_with_its_logs(example_pro
 def test_service_that_never_answers_times_out_naming_it(example_project: Path) -> None:
     cfg = example_project / "ci-toolkit.toml"
     # A wrong password: postgres runs but the probe can never log in.
-    cfg.write_text(cfg.read_text().replace('password = "test"', 'password = "wrong"')
-                   .replace('kind = "postgres"\n', 'kind = "postgres"\ntimeout = 4\n'))
+    cfg.write_text(
+        cfg.read_text()
+        .replace('password = "test"', 'password = "wrong"')
+        .replace('kind = "postgres"\n', 'kind = "postgres"\ntimeout = 4\n')
+    )
     project = f"rd-{secrets.token_hex(4)}"
     result = run_cli(["integration-run", "--json", "--project", project], example_project)
     data = result.json()
@@ -61,7 +67,9 @@ def test_probes_speak_each_protocol(example_project: Path) -> None:
         containers = {c.service: c for c in Engine.connect().containers(project)}
         ports = {name: {p: hp for p, (_, hp) in c.ports.items()} for name, c in containers.items()}
         checks = {
-            "postgres": ServiceCheck("postgres", "postgres", 5432, 5, user="test", password="test", database="app"),
+            "postgres": ServiceCheck(
+                "postgres", "postgres", 5432, 5, user="test", password="test", database="app"
+            ),
             "redis": ServiceCheck("redis", "redis", 6379, 5),
             "nats": ServiceCheck("nats", "nats", 4222, 5, jetstream=True, monitor_port=8222),
         }

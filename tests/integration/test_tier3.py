@@ -28,10 +28,14 @@ def test_stack_up_migrate_test_down_loop(example_project: Path) -> None:
 
         first = run_cli(["migrate"], example_project)
         assert first.returncode == 0, first.output
-        assert "applied 001_create_orders.sql" in first.stdout and "2 applied, 0 already applied" in first.stdout
+        assert (
+            "applied 001_create_orders.sql" in first.stdout and "2 applied, 0 already applied" in first.stdout
+        )
 
         # A new file on a kept stack: only it is applied.
-        (example_project / "migrations" / "003_add_note.sql").write_text("ALTER TABLE orders ADD COLUMN note text;\n")
+        (example_project / "migrations" / "003_add_note.sql").write_text(
+            "ALTER TABLE orders ADD COLUMN note text;\n"
+        )
         second = run_cli(["migrate"], example_project)
         assert second.returncode == 0, second.output
         assert "1 applied, 2 already applied" in second.stdout
@@ -58,7 +62,10 @@ def test_keep_leaves_stack_up_and_says_how_to_remove_it(example_project: Path) -
         result = run_cli(["integration-run", "--keep", "--project", project], example_project)
         assert result.returncode == 0, result.output
         assert "stack kept running (--keep)" in result.stdout
-        assert f"docker compose -p {project}" in result.stdout and "down --volumes --remove-orphans" in result.stdout
+        assert (
+            f"docker compose -p {project}" in result.stdout
+            and "down --volumes --remove-orphans" in result.stdout
+        )
         assert "postgres: 5432->127.0.0.1:" in result.stdout
         ps = run_cli(["stack", "ps"], example_project)
         assert ps.stdout.count("running") == 3, ps.output

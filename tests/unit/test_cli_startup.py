@@ -35,10 +35,13 @@ def test_subcommand_help_imports_no_heavy_library() -> None:
 
 
 def test_help_lists_every_tier3_command() -> None:
-    out = subprocess.run([sys.executable, "-m", "ci_toolkit", "--help"], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "ci_toolkit", "--help"], capture_output=True, text=True
+    ).stdout
     for command in ("integration-run", "config", "env", "stack", "migrate", "test"):
         assert command in out
-    stack = subprocess.run([sys.executable, "-m", "ci_toolkit", "stack", "--help"], capture_output=True,
-                           text=True).stdout
+    stack = subprocess.run(
+        [sys.executable, "-m", "ci_toolkit", "stack", "--help"], capture_output=True, text=True
+    ).stdout
     for command in ("up", "wait", "ps", "logs", "down"):
         assert command in stack

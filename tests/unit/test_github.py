@@ -367,6 +367,18 @@ def test_publish_writes_annotations_summary_and_outputs_but_never_github_env(tmp
     assert files["env"].read_text() == ""
 
 
+def test_unwritable_runner_files_are_a_warning_not_a_failure(tmp_path: Path) -> None:
+    environ = {"GITHUB_OUTPUT": str(tmp_path), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    stream = io.StringIO()
+    gh.publish(failed_result(FAILURE), invocation(tmp_path), stream, environ)
+    gh.started("citk-x-3", environ)
+    assert (
+        stream.getvalue()
+        .splitlines()[-1]
+        .startswith("::warning::could not write the job summary or step outputs: [Errno 21] Is a directory")
+    )
+
+
 def test_started_records_the_project_at_once(tmp_path: Path) -> None:
     target = tmp_path / "output"
     gh.started("citk-x-1", {"GITHUB_OUTPUT": str(target)})

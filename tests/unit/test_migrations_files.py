@@ -16,7 +16,7 @@ def test_files_are_ordered_by_number_not_name(tmp_path: Path) -> None:
 
 def test_badly_named_file_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "create.sql").write_text("")
-    with pytest.raises(ConfigError, match="NNN_description.sql"):
+    with pytest.raises(ConfigError, match=r"NNN_description\.sql"):
         discover(tmp_path)
 
 

@@ -67,22 +67,29 @@ def _up_error(stderr: str) -> str:
 
 
 def test_port_clash_message() -> None:
-    text = _up_error("Error response from daemon: driver failed programming external connectivity on endpoint "
-                     "p-web-1: Bind for 127.0.0.1:8080 failed: port is already allocated")
+    text = _up_error(
+        "Error response from daemon: driver failed programming external connectivity on endpoint "
+        "p-web-1: Bind for 127.0.0.1:8080 failed: port is already allocated"
+    )
     assert "host port 127.0.0.1:8080 is already in use" in text and '"127.0.0.1::PORT"' in text
 
 
 def test_pull_failure_names_image_and_service() -> None:
-    text = _up_error(' web Error Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: '
-                     "no such host\nError response from daemon: Get ...: no such host")
+    text = _up_error(
+        ' web Error Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: '
+        "no such host\nError response from daemon: Get ...: no such host"
+    )
     assert "could not pull acme/web:9 for service web" in text
 
 
 def test_owner_override_labels_services_networks_and_volumes(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import json
 
-    model = {"services": {"db": {}}, "networks": {"default": {}, "ext": {"external": True}},
-             "volumes": {"data": {}}}
+    model = {
+        "services": {"db": {}},
+        "networks": {"default": {}, "ext": {"external": True}},
+        "volumes": {"data": {}},
+    }
     labels = compose.owner_labels("abcd", keep=True)
     path = compose.write_owner_override(tmp_path / "o.json", model, labels)
     data = json.loads(path.read_text())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ci_toolkit.config import PytestConfig
 from ci_toolkit.redact import Redactor
 from ci_toolkit.testrun import build_command, read_coverage, read_junit
-from ci_toolkit.config import PytestConfig
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" errors="1" failures="1" skipped="1" tests="5">
@@ -44,7 +44,7 @@ def test_coverage_percent(tmp_path: Path) -> None:
 def test_pytest_command_loads_plugins_explicitly(tmp_path: Path) -> None:
     cmd = build_command(PytestConfig(paths=("t",), coverage_source=("app",)), tmp_path)
     assert cmd[1:4] == ["-m", "pytest", "t"]
-    assert ["-p", "pytest_cov"] == cmd[cmd.index("pytest_cov") - 1 : cmd.index("pytest_cov") + 1]
+    assert cmd[cmd.index("pytest_cov") - 1 : cmd.index("pytest_cov") + 1] == ["-p", "pytest_cov"]
     assert f"--junitxml={tmp_path / 'junit.xml'}" in cmd and "--cov=app" in cmd
 
 

@@ -8,8 +8,9 @@ ENDPOINTS = {"postgres": Endpoint("127.0.0.1", {5432: 49001}), "nats": Endpoint(
 
 
 def r(template: str, env: dict[str, str] | None = None, exports: dict[str, str] | None = None) -> str:
-    return render(template, endpoints=ENDPOINTS, default_ports={"postgres": 5432}, env=env or {},
-                  exports=exports or {})
+    return render(
+        template, endpoints=ENDPOINTS, default_ports={"postgres": 5432}, env=env or {}, exports=exports or {}
+    )
 
 
 def test_service_host_and_port() -> None:
