@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` and this che
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import report, suites
-from benchmarks.stack import Context, checks, clean_up, leftovers, make_workdir
+from benchmarks.stack import CREATED, Context, checks, clean_up, leftovers, make_workdir
 from benchmarks.variants import VARIANTS
 
 SUITES = ("readiness", "overhead", "startup", "concurrency")
@@ -151,6 +151,7 @@ def assemble(
             "suites": args.suites,
             "seconds": seconds,
             "command": "python benchmarks/run.py" + (" --smoke" if args.smoke else f" --reps {args.reps}"),
+            "projects": [p.name for p in CREATED],
             "projects_left_behind": left,
             "resources_still_present": still,
         },

@@ -70,7 +70,11 @@ SecretsFileOpt = Annotated[
 PytestArgs = Annotated[Optional[list[str]], typer.Argument(help="Extra pytest arguments, after `--`.")]  # noqa: UP045
 SuiteOpt = Annotated[
     str | None,
-    typer.Option("--suite", help="Run only this named suite ([suites] in config: a pytest -m expression)."),
+    typer.Option(
+        "--suite",
+        envvar="CI_TOOLKIT_SUITE",
+        help="Run only this named suite ([suites] in config: a pytest -m expression).",
+    ),
 ]
 WorkersOpt = Annotated[
     str | None, typer.Option("--workers", help="Run tests in N processes (pytest-xdist): a number or auto.")

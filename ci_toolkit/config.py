@@ -75,6 +75,7 @@ class PytestConfig:
 
 SECRETS_OPTIONS = ("region", "with_decryption", "paths", "migrations")
 _SECRET_ENV = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 # Plain or hierarchical ("/a/b") names, an optional ":version"/":label" selector, or a shared ARN.
 _PARAMETER = re.compile(r"^(arn:\S+|/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*(:[A-Za-z0-9_.\-]+)?)$")
 
@@ -348,6 +349,9 @@ def _secrets(table: Table) -> SecretsConfig:
     """`API_KEY = "/a/b"`, `API_KEY = { name = "/a/b", optional = true }`, `paths = ["/a/"]`."""
     problems = table.problems
     region = table.get("region", str)
+    if region is not None and not _REGION.match(region):
+        problems.add(table.key("region"), f"expected an AWS region like eu-west-1, got {region!r}")
+        region = None
     with_decryption = table.get("with_decryption", bool, True)
     migrations = table.get("migrations", bool, False)
     paths: list[SecretPath] = []

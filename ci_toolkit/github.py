@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from ci_toolkit.config import Config
-from ci_toolkit.redact import REDACTOR, SENSITIVE_NAME
+from ci_toolkit.redact import REDACTOR
 from ci_toolkit.result import PhaseResult, RunResult
 from ci_toolkit.ui import Reporter
 
@@ -77,6 +77,7 @@ class GitHubReporter(Reporter):
     def phase_start(self, name: str) -> None:
         if not self.quiet:
             self.emit(command("group", name))
+        super().phase_start(name)  # the same lines as elsewhere, inside the group
 
     def test_output(self, text: str) -> None:
         if self._fence is None and not self.quiet:
@@ -105,6 +106,7 @@ class Invocation:
     config_path: Path | None = None  # as given with --config
     config_source: Path | None = None
     pytest_args: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()  # other command-line options that shape the run (`cli_options`)
     env: tuple[tuple[str, str], ...] = ()  # variables the run depended on, with their values
     secret_env: tuple[str, ...] = ()  # ... and those whose values are secrets (names only)
 
@@ -115,6 +117,7 @@ class Invocation:
         pytest_args: Sequence[str],
         config: Config | None,
         environ: Mapping[str, str] | None = None,
+        options: Sequence[str] = (),
     ) -> Invocation:
         environ = os.environ if environ is None else environ
         names = re.split(r"[\s,]+", environ.get(REPRODUCE_ENV, "").strip())
@@ -125,7 +128,7 @@ class Invocation:
         secret: list[str] = []
         for name in dict.fromkeys(n for n in names if n and environ.get(n)):
             value = environ[name]
-            if SENSITIVE_NAME.search(name) or REDACTOR(value) != value:
+            if REDACTOR.env_snapshot({name: value})[name] != value:  # a secret, or a URL password
                 secret.append(name)
             else:
                 env.append((name, value))
@@ -136,9 +139,22 @@ class Invocation:
             config_path,
             config.source if config else None,
             tuple(pytest_args),
+            tuple(options),
             tuple(env),
             tuple(secret),
         )
+
+
+def cli_options(**values: str | float | bool | Path | None) -> tuple[str, ...]:
+    """`suite="smoke", secrets_from_env=True` -> `("--suite", "smoke", "--secrets-from-env")`."""
+    args: list[str] = []
+    for name, value in values.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            args.append(flag)
+        elif value is not None and value is not False:
+            args += [flag, str(value)]
+    return tuple(args)
 
 
 def reproduce_command(inv: Invocation, workspace: Path) -> str:
@@ -151,6 +167,7 @@ def reproduce_command(inv: Invocation, workspace: Path) -> str:
     parts += ["ci-toolkit", "integration-run"]
     if inv.config_path is not None:
         parts += ["--config", shlex.quote(_relative(inv.config_path, inv.cwd))]
+    parts += map(shlex.quote, inv.options)
     if inv.pytest_args:
         parts += ["--", *map(shlex.quote, inv.pytest_args)]
     return REDACTOR(" ".join(parts))

@@ -50,6 +50,17 @@ class RunOptions:
     test_timeout: float | None = None  # pytest-timeout, per test
 
 
+@dataclass(frozen=True)
+class StepOutcome:
+    """What a step returns when plain "ok + detail" does not say it (tests ran and failed)."""
+
+    detail: str
+    status: str = "ok"
+
+
+Step = Callable[["Run"], "str | StepOutcome | None"]
+
+
 @dataclass
 class Run:
     """The mutable state of one run, shared by its steps."""
@@ -79,13 +90,17 @@ class Run:
         root = self.options.artifacts_dir or self.config.artifacts_dir
         self.run_dir = (root / self.project).resolve()
 
-    def timed(self, name: str, step: Callable[[Run], str | None]) -> None:
+    def timed(self, name: str, step: Step) -> None:
         self.reporter.phase_start(name)
         started = time.monotonic()
         status, detail = "failed", ""
         try:
-            detail = step(self) or ""
-            status = "skipped" if detail.startswith("skipped") else "ok"
+            outcome = step(self) or ""
+            if isinstance(outcome, StepOutcome):
+                status, detail = outcome.status, outcome.detail
+            else:
+                detail = outcome
+                status = "skipped" if detail.startswith("skipped") else "ok"
         except Interrupted:
             status = "interrupted"
             raise
@@ -224,7 +239,7 @@ def migrate(run: Run) -> str:
     return f"{len(result.applied)} applied, {len(result.skipped)} already applied"
 
 
-def test(run: Run) -> str:
+def test(run: Run) -> StepOutcome:
     engine = run.engine
     assert engine is not None
     run.baseline = {c.service: c for c in engine.containers(run.project)}
@@ -241,7 +256,8 @@ def test(run: Run) -> str:
         watch=lambda: health.watch(engine, run.project, run.baseline),
     )
     c = run.test_run.counts
-    return f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.skipped} skipped"
+    detail = f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.skipped} skipped"
+    return StepOutcome(detail, "failed" if run.test_run.exit_code != 0 else "ok")
 
 
 def collect(run: Run) -> str:
@@ -265,7 +281,7 @@ def down(run: Run) -> str:
     return f"removed after compose down: {missed}" if missed else ""
 
 
-STEPS: tuple[tuple[str, Callable[[Run], str | None]], ...] = (
+STEPS: tuple[tuple[str, Step], ...] = (
     ("validate", validate),
     ("secrets", fetch_secrets),
     ("up", up),
@@ -309,7 +325,7 @@ def _safely_write_diagnostics(run: Run, result: RunResult) -> None:
         run.reporter.warn(f"could not write the whole diagnostics bundle: {exc}")
 
 
-def _safely(run: Run, name: str, step: Callable[[Run], str | None]) -> BaseException | None:
+def _safely(run: Run, name: str, step: Step) -> BaseException | None:
     try:
         run.timed(name, step)
     except (Exception, KeyboardInterrupt) as exc:

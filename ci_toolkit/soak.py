@@ -86,6 +86,7 @@ def _deadline(seconds: float | None, guard: SignalGuard) -> Iterator[_Deadline]:
     def on_alarm(signum: int, frame: FrameType | None) -> None:
         if state.armed and not guard.in_teardown:
             state.fired = True
+            guard.force.set()  # the iteration has failed: no graceful stop period at teardown
             raise IterationTimeout(seconds)
 
     previous = signal.signal(signal.SIGALRM, on_alarm)

@@ -8,6 +8,7 @@ so the run works with PYTEST_DISABLE_PLUGIN_AUTOLOAD=1.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -275,7 +276,14 @@ def _failed(case: ET.Element, outcome: ET.Element, root: Path) -> FailedTest:
         lines = (outcome.text or "").strip().splitlines()
         message = lines[-1] if lines else ""
     test_id = f"{file}::{name}" if file else f"{classname}::{name}"
-    return FailedTest(test_id, file, int(line) + 1 if line else None, message[:2000])
+    lineno = int(line) + 1 if line else None
+    if file:
+        # pytest's report ends with "path:LINE: ExcType" for each frame; the last one in the
+        # test's own file is the failing line, better than the test's `def` for an annotation.
+        frames = re.findall(rf"(?m)^{re.escape(file)}:(\d+): ", outcome.text or "")
+        if frames:
+            lineno = int(frames[-1])
+    return FailedTest(test_id, file, lineno, message[:2000])
 
 
 def read_coverage(path: Path) -> float | None:

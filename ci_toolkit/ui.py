@@ -43,7 +43,11 @@ class Reporter:
 
     def phase_end(self, phase: PhaseResult) -> None:
         mark = {"ok": "ok", "failed": "FAILED", "interrupted": "INTERRUPTED"}.get(phase.status, phase.status)
-        detail = f" ({phase.detail})" if phase.detail and phase.status != "failed" else ""
+        detail = (
+            f" ({phase.detail})"
+            if phase.detail and (phase.status != "failed" or phase.name == "test")
+            else ""
+        )
         self.line(f"<== {phase.name} {mark} in {phase.seconds:.2f}s{detail}")
 
     def services_waiting(self, names: Iterable[str]) -> None:

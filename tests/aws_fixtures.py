@@ -67,7 +67,10 @@ class MotoServer:
         """An IAM user allowed only `actions`; returns its access key id and secret."""
         iam = self.client("iam")
         iam.create_user(UserName=name)
-        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}]}
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}],
+        }
         iam.put_user_policy(UserName=name, PolicyName="only", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName=name)["AccessKey"]
         return key["AccessKeyId"], key["SecretAccessKey"]
@@ -75,7 +78,10 @@ class MotoServer:
     def enforce_iam(self) -> None:
         """From now on every request must be signed by a known key and allowed by its policies."""
         request = urllib.request.Request(
-            f"{self.url}/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"}
+            f"{self.url}/moto-api/reset-auth",
+            data=b"0",
+            method="POST",
+            headers={"Content-Type": "text/plain"},
         )
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert answer.status == 200
@@ -152,7 +158,9 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**base, "CI": "true", **ISOLATED, **(extra or {})}
 
 
-def run_toolkit(args: Sequence[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 600) -> CliResult:
+def run_toolkit(
+    args: Sequence[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 600
+) -> CliResult:
     """`ci-toolkit ARGS` as a subprocess with exactly `clean_env(env)`: unlike `run_cli`, no AWS
     variable of the developer's shell leaks in, and GITHUB_ACTIONS may be set on purpose."""
     proc = subprocess.run(
@@ -180,16 +188,30 @@ def declare_secret(project: Path, line: str) -> None:
 
 def docker_now() -> str:
     """The engine's clock (for `docker events --since`), not this machine's."""
-    out = subprocess.run(["docker", "info", "--format", "{{json .SystemTime}}"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["docker", "info", "--format", "{{json .SystemTime}}"], capture_output=True, text=True, check=True
+    ).stdout
     return str(json.loads(out))
 
 
 def container_events(project: str, since: str) -> list[str]:
     """Every engine event for this compose project since `since`: empty if nothing was created."""
     out = subprocess.run(
-        ["docker", "events", "--since", since, "--until", docker_now(),
-         "--filter", f"label=com.docker.compose.project={project}", "--format", "{{.Type}} {{.Action}}"],
-        capture_output=True, text=True, check=True, timeout=60,
+        [
+            "docker",
+            "events",
+            "--since",
+            since,
+            "--until",
+            docker_now(),
+            "--filter",
+            f"label=com.docker.compose.project={project}",
+            "--format",
+            "{{.Type}} {{.Action}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
     return [line for line in out.splitlines() if line.strip()]

@@ -94,6 +94,7 @@ API_KEY = { name = "/ci/test/api_key", optional = true }
 [pytest]
 paths = ["example/tests"]
 args = ["-q", "-p", "no:cacheprovider"]
+markers = ["slow: JetStream round trips", "destructive: changes shared data"]
 coverage_source = ["example"]
 
 [timeouts]
@@ -102,6 +103,18 @@ ready = 60
 migrate = 60
 test = 300
 down = 60
+
+[suites]
+smoke = "not slow and not destructive"
+full = ""
+
+[matrix]
+POSTGRES_IMAGE = ["postgres:15", "postgres:17"]
+suite = ["smoke", "full"]
+include = [
+  { POSTGRES_IMAGE = "postgres:15", EXPECT_POSTGRES_MAJOR = "15" },
+  { POSTGRES_IMAGE = "postgres:17", EXPECT_POSTGRES_MAJOR = "17" },
+]
 """
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 from ci_toolkit import github as gh
@@ -55,7 +56,13 @@ def integration_run(
         reporter.error(result.message)
     reporter.summary(result)
     if on_github:
-        invocation = gh.Invocation.current(opts.config_path, pytest_args, run.config if run else None)
+        repeat = gh.cli_options(  # what else shaped this run, for the summary's reproduce command
+            **asdict(choice or selection.Choice()),
+            secrets_from_env=secrets_from_env,
+            secrets_file=secrets_file,
+        )
+        config = run.config if run else None
+        invocation = gh.Invocation.current(opts.config_path, pytest_args, config, options=repeat)
         gh.publish(result, invocation, reporter.stream)
     if opts.json_mode:
         emit_json(result.to_dict())

@@ -24,6 +24,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,13 @@ class ActRun:
 
     def log(self) -> str:
         return "\n".join(str(r.get("msg", "")).rstrip() for r in self.records) + "\n" + self.stderr
+
+
+@pytest.fixture(autouse=True)
+def _drop_act_workspace(tmp_path: Path) -> Iterator[None]:
+    """act's per-run dir holds a copy of the checkout and a virtualenv (~150 MB): not kept."""
+    yield
+    shutil.rmtree(tmp_path / "act", ignore_errors=True)
 
 
 def act(tmp_path: Path, *inputs: str) -> ActRun:

@@ -28,7 +28,9 @@ REQUIRED = 'API_KEY = "/ci/test/api_key"'
 
 
 @pytest.fixture(scope="module")
-def iam_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MotoServer, dict[str, str], dict[str, str]]]:
+def iam_moto(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[MotoServer, dict[str, str], dict[str, str]]]:
     """moto with IAM enforced; an admin, and a reader that may list names but not read values."""
     with moto_server(tmp_path_factory.mktemp("moto")) as server:
         server.put("/ci/test/api_key", VALUE)
@@ -75,7 +77,7 @@ def test_access_denied_names_the_parameter_and_the_caller(
 ) -> None:
     _, _, reader = iam_moto
     declare_secret(example_project, REQUIRED)
-    result, data = failed_run(example_project, tmp_path, reader, 11)
+    _, data = failed_run(example_project, tmp_path, reader, 11)
     assert data["status"] == "secret_access_denied"
     message = data["message"]
     assert "access denied reading SSM parameter /ci/test/api_key (for API_KEY)" in message
@@ -99,11 +101,15 @@ def test_rejected_credentials_are_a_credentials_error(
     server, _, _ = iam_moto
     result = run_toolkit(["secrets", "check"], example_project, server.env("AKIAUNKNOWNKEY000000", "nope"))
     assert result.returncode == 12, result.output
-    assert "the AWS credentials (env) were not usable while reading API_KEY (/ci/test/api_key)" in result.stderr
+    assert (
+        "the AWS credentials (env) were not usable while reading API_KEY (/ci/test/api_key)" in result.stderr
+    )
     assert "InvalidClientTokenId" in result.stderr
 
 
-def test_no_credentials_in_actions_says_what_the_workflow_needs(example_project: Path, tmp_path: Path) -> None:
+def test_no_credentials_in_actions_says_what_the_workflow_needs(
+    example_project: Path, tmp_path: Path
+) -> None:
     declare_secret(example_project, REQUIRED)
     env = {
         "AWS_REGION": "us-east-1",
@@ -112,12 +118,17 @@ def test_no_credentials_in_actions_says_what_the_workflow_needs(example_project:
         "GITHUB_OUTPUT": str(tmp_path / "outputs.txt"),
         "GITHUB_WORKSPACE": str(example_project),
     }
-    result, data = failed_run(example_project, tmp_path, env, 12)
+    _, data = failed_run(example_project, tmp_path, env, 12)
     assert data["status"] == "secret_no_credentials"
     message = data["message"]
     assert "no AWS credentials found to read API_KEY (/ci/test/api_key)" in message
-    for source in ("AWS_ACCESS_KEY_ID", "AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE", "profile 'default'",
-                   "container credentials", "EC2 instance metadata"):
+    for source in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE",
+        "profile 'default'",
+        "container credentials",
+        "EC2 instance metadata",
+    ):
         assert source in message
     assert "permissions: id-token: write" in message and "role-to-assume" in message
     assert "ACTIONS_ID_TOKEN_REQUEST_URL is not set" in message

@@ -31,7 +31,9 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
         yield server
 
 
-def integration_run(project_dir: Path, tmp_path: Path, env: dict[str, str], *args: str) -> tuple[CliResult, dict]:  # type: ignore[type-arg]
+def integration_run(
+    project_dir: Path, tmp_path: Path, env: dict[str, str], *args: str
+) -> tuple[CliResult, dict]:  # type: ignore[type-arg]
     project = f"sec-{random.token_hex(4)}"
     result = run_toolkit(
         ["integration-run", "--json", "--project", project, "--artifacts-dir", str(tmp_path / "art"), *args],
@@ -93,7 +95,7 @@ def test_secrets_file_gives_the_value_offline(example_project: Path, tmp_path: P
     assert_no_leaks(data["project"])
 
 
-LEAKY_TEST = '''
+LEAKY_TEST = """
 import os
 import sys
 
@@ -103,7 +105,7 @@ def test_prints_the_key_and_fails():
     print("stdout: the key is", key)
     print("stderr: the key is", key, file=sys.stderr)
     assert key == "not the key"
-'''
+"""
 
 
 def test_planted_secret_never_leaks_even_when_a_test_prints_it_and_fails(

@@ -84,7 +84,9 @@ def test_service_specific_endpoint_variable_is_honoured(moto: MotoServer, tmp_pa
 
 
 def test_secrets_check_lists_names_and_sources_never_values(moto: MotoServer, tmp_path: Path) -> None:
-    write_config(tmp_path, 'API_KEY = "/ci/test/api_key"\nOPTIONAL = { name = "/ci/test/nope", optional = true }\n')
+    write_config(
+        tmp_path, 'API_KEY = "/ci/test/api_key"\nOPTIONAL = { name = "/ci/test/nope", optional = true }\n'
+    )
     result = run_toolkit(["secrets", "check"], tmp_path, moto.env())
     assert result.returncode == 0, result.output
     assert "API_KEY: ok (ssm /ci/test/api_key): SecureString" in result.stdout
@@ -131,8 +133,11 @@ def test_web_identity_role_is_assumed_through_sts(moto: MotoServer, tmp_path: Pa
     write_config(tmp_path, 'API_KEY = "/ci/test/api_key"\n')
     token = tmp_path / "token"
     token.write_text("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm8vcjpyZWY6cmVmcy9oZWFkcy9tYWluIn0.c2ln")
-    env = {**moto.env(), "AWS_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/ci-secrets",
-           "AWS_WEB_IDENTITY_TOKEN_FILE": str(token)}
+    env = {
+        **moto.env(),
+        "AWS_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/ci-secrets",
+        "AWS_WEB_IDENTITY_TOKEN_FILE": str(token),
+    }
     del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
     result = run_toolkit(["secrets", "check"], tmp_path, env)
     assert result.returncode == 0, result.output

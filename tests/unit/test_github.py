@@ -102,6 +102,7 @@ def test_reporter_groups_each_phase_and_prints_its_result_after_the_group() -> N
     reporter.phase_end(PhaseResult("ready", "ok", 1.5))
     assert out.getvalue().splitlines() == [
         "::group::ready",
+        "==> ready",
         "    postgres: ready in 1.50s",
         "::endgroup::",
         "<== ready ok in 1.50s",
@@ -116,11 +117,12 @@ def test_reporter_fences_test_output_so_tests_cannot_issue_workflow_commands() -
     reporter.test_output("::error::fake annotation")
     reporter.phase_end(PhaseResult("test", "ok", 0.5))
     lines = out.getvalue().splitlines()
-    assert lines[1].startswith("::stop-commands::")
-    token = lines[1].removeprefix("::stop-commands::")
+    assert lines[:2] == ["::group::test", "==> test"]
+    assert lines[2].startswith("::stop-commands::")
+    token = lines[2].removeprefix("::stop-commands::")
     assert len(token) == 32
-    assert lines[2:5] == ["::add-mask::not-from-us", "::error::fake annotation", f"::{token}::"]
-    assert lines[5] == "::endgroup::"
+    assert lines[3:6] == ["::add-mask::not-from-us", "::error::fake annotation", f"::{token}::"]
+    assert lines[6:] == ["::endgroup::", "<== test ok in 0.50s"]
 
 
 def test_quiet_reporter_opens_no_groups() -> None:
@@ -237,21 +239,37 @@ def test_reproduce_command_repeats_directory_config_env_and_pytest_args(tmp_path
         cwd=tmp_path / "svc",
         config_path=Path("ci/it.toml"),
         pytest_args=("-k", "not slow", "-x"),
+        options=gh.cli_options(
+            suite="smoke", matrix_entry="pg=17 redis=7", workers=None, secrets_from_env=True
+        ),
         env=(("EXAMPLE_FAIL", "1"), ("REGION", "eu west")),
         secret_env=("API_TOKEN",),
     )
     assert gh.reproduce_command(inv, tmp_path) == (
-        "cd svc && EXAMPLE_FAIL=1 REGION='eu west' ci-toolkit integration-run "
-        "--config ci/it.toml -- -k 'not slow' -x"
+        "cd svc && EXAMPLE_FAIL=1 REGION='eu west' ci-toolkit integration-run --config ci/it.toml "
+        "--suite smoke --matrix-entry 'pg=17 redis=7' --secrets-from-env -- -k 'not slow' -x"
     )
     assert gh.reproduce_command(invocation(tmp_path), tmp_path) == "ci-toolkit integration-run"
+
+
+def test_cli_options_repeat_only_what_was_given() -> None:
+    assert gh.cli_options(
+        suite=None, workers="auto", test_timeout=30.0, keep=False, secrets_file=Path("s.env")
+    ) == (
+        "--workers",
+        "auto",
+        "--test-timeout",
+        "30.0",
+        "--secrets-file",
+        "s.env",
+    )
 
 
 def test_invocation_takes_env_the_run_depends_on_and_never_secret_values(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "ci-toolkit.toml").write_text(
-        'compose_files = ["c.yml"]\n[env]\nrequired = ["REGION", "DEPLOY_TOKEN", "SHARED"]\n'
+        'compose_files = ["c.yml"]\n[env]\nrequired = ["REGION", "DEPLOY_TOKEN", "SHARED", "DB_URL"]\n'
         'defaults = { STREAM = "ORDERS", MODE = "fast" }\n'
     )
     config = config_mod.load(tmp_path)
@@ -262,12 +280,13 @@ def test_invocation_takes_env_the_run_depends_on_and_never_secret_values(
         "REGION": "eu-west-1",
         "DEPLOY_TOKEN": "abc123",
         "SHARED": f"x{SECRET}",
+        "DB_URL": "postgresql://app:hunter2@db:5432/app",
         "STREAM": "OTHER",
         "MODE": "fast",
     }
     inv = gh.Invocation.current(None, ("-x",), config, environ)
     assert inv.env == (("EXAMPLE_FAIL", "1"), ("REGION", "eu-west-1"), ("STREAM", "OTHER"))
-    assert inv.secret_env == ("DEPLOY_TOKEN", "SHARED")
+    assert inv.secret_env == ("DEPLOY_TOKEN", "SHARED", "DB_URL")
     assert inv.root == tmp_path.resolve() and inv.config_source == tmp_path.resolve() / "ci-toolkit.toml"
     command = gh.reproduce_command(inv, tmp_path)
     assert command == "EXAMPLE_FAIL=1 REGION=eu-west-1 STREAM=OTHER ci-toolkit integration-run -- -x"

@@ -65,6 +65,7 @@ def test_every_mistake_is_reported_at_once(tmp_path: Path) -> None:
         tmp_path,
         "[secrets]\n"
         'regoin = "eu-west-1"\n'
+        'region = "eu-west1"\n'
         'with_decryption = "yes"\n'
         'paths = ["team/test", 3]\n'
         'BAD = "a/b"\n'
@@ -74,6 +75,7 @@ def test_every_mistake_is_reported_at_once(tmp_path: Path) -> None:
     )
     assert "secrets.regoin: unknown key (did you mean 'region'?)" in message
     assert "UPPER_CASE" in message
+    assert "secrets.region: expected an AWS region like eu-west-1, got 'eu-west1'" in message
     assert "secrets.with_decryption: expected true or false" in message
     assert "secrets.paths[0]: expected a parameter path starting with /" in message
     assert "secrets.paths[1]: expected a string or a table" in message

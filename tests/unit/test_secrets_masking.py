@@ -16,6 +16,7 @@ from ci_toolkit import secrets
 from ci_toolkit.config import SecretParam, SecretsConfig
 from ci_toolkit.errors import SecretNotFound, UsageError
 from ci_toolkit.redact import REDACTOR
+from ci_toolkit.secrets.ssm import env_name
 from ci_toolkit.testrun import redact_outputs
 
 
@@ -92,9 +93,9 @@ def test_the_two_offline_sources_exclude_each_other(tmp_path: Path) -> None:
 
 
 def test_leaf_names_become_variable_names() -> None:
-    assert secrets.env_name("/team/test/svc/db-password") == "DB_PASSWORD"
-    assert secrets.env_name("/team/test/svc/sub/api.key") == "API_KEY"
-    assert secrets.env_name("/x/1st") == "_1ST"
+    assert env_name("/team/test/svc/db-password") == "DB_PASSWORD"
+    assert env_name("/team/test/svc/sub/api.key") == "API_KEY"
+    assert env_name("/x/1st") == "_1ST"
 
 
 def test_secrets_help_imports_no_boto3() -> None:

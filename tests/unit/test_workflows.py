@@ -20,6 +20,7 @@ BIN = Path(sys.executable).parent
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>[^\s#]+)\s*(?:#\s*(?P<comment>.*))?$")
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"^v\d+\.\d+\.\d+\b")
+ACT_TESTED = ".github/workflows/example.yml"  # run with act by tests/e2e/test_act_example.py
 
 
 def workflow_files() -> list[Path]:
@@ -84,6 +85,35 @@ def test_run_blocks_take_inputs_through_env_never_through_expressions(path: Path
         assert "GITHUB_ENV" not in script, f"{path.relative_to(REPO)}: writes GITHUB_ENV:\n{script}"
 
 
+def load_workflow(name: str) -> dict[str, Any]:
+    data: dict[Any, Any] = yaml.safe_load((REPO / ".github" / "workflows" / name).read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as true
+    return data
+
+
+def test_tier1_example_is_thin_triggered_narrowly_and_least_privileged() -> None:
+    wf = load_workflow("example.yml")
+    assert wf["on"]["push"]["branches"] == ["main"] and wf["on"]["push"]["paths"]
+    assert {"pytest-args", "fail"} <= set(wf["on"]["workflow_dispatch"]["inputs"])
+    assert "${{ github.ref }}" in wf["concurrency"]["group"]
+    assert wf["permissions"] == {"contents": "read"}
+    (job,) = wf["jobs"].values()
+    assert job["timeout-minutes"] <= 30
+    assert [s.get("uses", "").split("@")[0] for s in job["steps"]] == [
+        "actions/checkout",
+        "./actions/setup",
+        "./actions/integration-run",
+    ]
+
+
+def test_every_workflow_sets_permissions_and_the_reusable_one_takes_inputs() -> None:
+    for path in sorted((REPO / ".github" / "workflows").glob("*.yml")):
+        assert "permissions" in load_workflow(path.name), f"{path.name}: no top-level permissions"
+    reusable = load_workflow("integration.yml")["on"]["workflow_call"]
+    assert {"working-directory", "config", "pytest-args", "python-version"} <= set(reusable["inputs"])
+    assert {"status", "tests-failed", "coverage"} <= set(reusable["outputs"])
+
+
 def test_one_pin_per_action() -> None:
     """The same action is pinned to the same commit everywhere."""
     pins: dict[str, set[str]] = {}
@@ -101,15 +131,24 @@ def test_every_action_input_is_described_and_in_the_readme(action: Path) -> None
     assert spec["runs"]["using"] == "composite"
     for name, item in {**spec.get("inputs", {}), **spec.get("outputs", {})}.items():
         assert item.get("description"), f"{action.parent.name}: {name} has no description"
-        assert f"`{name}`" in readme, f"{action.parent.name}/README.md does not describe `{name}`"
+        assert re.search(rf"`{re.escape(name)}\b", readme), f"{action.parent.name}/README.md lacks `{name}`"
 
 
-def test_steps_using_remote_actions_are_skipped_under_act() -> None:
-    """act cannot fetch actions here; the e2e tests map them to a stub that fails if run."""
-    for action in composite_actions():
-        for step in yaml.safe_load(action.read_text())["runs"]["steps"]:
-            if "uses" in step and not step["uses"].startswith("./"):
-                assert "!env.ACT" in str(step.get("if", "")), f"{action.parent.name}: {step['uses']}"
+def test_remote_steps_of_the_act_tested_workflow_are_skipped_under_act() -> None:
+    """act cannot fetch actions here: tests/e2e/test_act_example.py maps them to a stub that
+    fails if it runs, so every remote step that example.yml reaches needs `if: !env.ACT`
+    (actions/checkout excepted: act replaces it with a copy of the working tree)."""
+    workflow = yaml.safe_load((REPO / ACT_TESTED).read_text())
+    steps = [(ACT_TESTED, s) for job in workflow["jobs"].values() for s in job.get("steps", [])]
+    local = [s["uses"] for _, s in steps if s.get("uses", "").startswith("./")]
+    assert local, f"{ACT_TESTED} uses no local action"
+    for ref in local:
+        action = yaml.safe_load((REPO / ref / "action.yml").read_text())
+        steps += [(ref, s) for s in action["runs"]["steps"]]
+    for where, step in steps:
+        uses = step.get("uses", "")
+        if uses and not uses.startswith(("./", "actions/checkout@")):
+            assert "!env.ACT" in str(step.get("if", "")), f"{where}: {uses} runs under act"
 
 
 @pytest.mark.parametrize("action", composite_actions(), ids=lambda p: p.parent.name)
