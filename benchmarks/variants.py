@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,7 @@ def pytest_docker(ctx: Context, rep: int) -> Sample:
     for name, check in ctx.checks.items():
         wanted = [check.port, *([check.monitor_port] if check.monitor_port else [])]
         ep = Endpoint(check, "127.0.0.1", {p: project.port(name, p) for p in wanted})
-        pytest_docker_wait(lambda ep=ep: answers(ep, 1.0), timeout=60, pause=0.5)  # type: ignore[misc]
+        pytest_docker_wait(partial(answers, ep, 1.0), timeout=60, pause=0.5)
         services[name] = time.perf_counter() - started
         eps[name] = ep
     return _finish(ctx, project, eps, time.perf_counter() - started, services=services)

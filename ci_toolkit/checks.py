@@ -13,7 +13,7 @@ from typing import Any
 
 from ci_toolkit import compose, migrations, templates
 from ci_toolkit.config import Config
-from ci_toolkit.errors import CiToolkitError, ConfigError, EnvironmentInvalid
+from ci_toolkit.errors import CiToolkitError, ConfigError, EnvironmentInvalid, raise_ranked
 from ci_toolkit.schema import did_you_mean
 
 _PRIORITY: tuple[type[CiToolkitError], ...] = (ConfigError, EnvironmentInvalid)
@@ -33,19 +33,7 @@ class Findings:
         self.problems.append(error)
 
     def raise_if_any(self) -> None:
-        if not self.problems:
-            return
-        if len(self.problems) == 1:
-            raise self.problems[0]
-        ranked = sorted(
-            self.problems,
-            key=lambda e: next(
-                (i for i, kind in enumerate(_PRIORITY) if isinstance(e, kind)), len(_PRIORITY)
-            ),
-        )
-        first = ranked[0]
-        text = "\n".join(f"  - {str(p).replace(chr(10), chr(10) + '    ')}" for p in ranked)
-        raise type(first)(f"{len(ranked)} problems found before starting anything:\n{text}")
+        raise_ranked(self.problems, _PRIORITY, "problems found before starting anything")
 
 
 def resolve_env(config: Config, environ: Mapping[str, str] | None = None) -> ResolvedEnv:

@@ -159,3 +159,24 @@ class CommandError(CiToolkitError):
         if output:
             message += "\n" + "\n".join(f"    {line}" for line in output.splitlines()[-20:])
         super().__init__(message)
+
+
+def raise_ranked(
+    problems: Sequence[CiToolkitError], priority: Sequence[type[CiToolkitError]], heading: str
+) -> None:
+    """Raise every collected problem at once, as the kind earliest in `priority` (its exit code wins).
+
+    One problem is raised as itself; several become one error listing them all under `heading`.
+    """
+    if not problems:
+        return
+    if len(problems) == 1:
+        raise problems[0]
+
+    def rank(error: CiToolkitError) -> int:
+        return next((i for i, kind in enumerate(priority) if isinstance(error, kind)), len(priority))
+
+    ranked = sorted(problems, key=rank)
+    text = "\n".join("  - " + str(p).replace("\n", "\n    ") for p in ranked)
+    raise type(ranked[0])(f"{len(ranked)} {heading}:\n{text}")
+

@@ -31,6 +31,7 @@ from ci_toolkit.errors import (
     SecretNoCredentials,
     SecretNotFound,
     UsageError,
+    raise_ranked,
 )
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.secrets.dotenv import parse_dotenv
@@ -89,16 +90,7 @@ class Resolution:
         return "; ".join(parts)
 
     def raise_if_failed(self) -> None:
-        if not self.problems:
-            return
-        if len(self.problems) == 1:
-            raise self.problems[0]
-        ranked = sorted(
-            self.problems,
-            key=lambda e: next((i for i, k in enumerate(_PRIORITY) if isinstance(e, k)), len(_PRIORITY)),
-        )
-        text = "\n".join(f"  - {str(p).replace(chr(10), chr(10) + '    ')}" for p in ranked)
-        raise type(ranked[0])(f"{len(ranked)} secrets could not be resolved:\n{text}")
+        raise_ranked(self.problems, _PRIORITY, "secrets could not be resolved")
 
 
 def source_label(from_env: bool, file: Path | None) -> str:

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import assert_no_leaks
-from tests.faults.conftest import SIGNALS, add_slow_migration, add_slow_test, assert_clean_failure, start_run
+from tests.faults.conftest import (
+    SIGNALS,
+    LiveRun,
+    add_slow_migration,
+    add_slow_test,
+    assert_clean_failure,
+    start_run,
+)
 
 pytestmark = pytest.mark.usefixtures("engine_available")
 
@@ -94,17 +101,7 @@ def test_second_signal_during_teardown_forces_a_fast_complete_teardown(
 def test_sigkilled_run_is_swept_by_prune_and_a_live_run_is_not(example_project: Path, tmp_path: Path) -> None:
     from tests.conftest import run_cli
 
-    env = add_slow_test(example_project, tmp_path / "marker")
-    victim = start_run(example_project, env=env)
-    victim.wait_for(r"==> test")
-    while not (tmp_path / "marker").exists():
-        time.sleep(0.05)
-    children = _children(victim.proc.pid)
-    os.kill(victim.proc.pid, signal.SIGKILL)  # no teardown can run: the runner died
-    for pid in children:  # the machine took pytest down with it
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-    victim.proc.wait()
+    victim = _killed_mid_test(example_project, tmp_path)
     # The stack is still there, orphaned.
     from tests.conftest import leaked_resources
 
@@ -118,17 +115,7 @@ def test_sigkilled_run_is_swept_by_prune_and_a_live_run_is_not(example_project: 
 
 
 def test_next_run_sweeps_a_killed_runs_stack(example_project: Path, tmp_path: Path) -> None:
-    env = add_slow_test(example_project, tmp_path / "marker")
-    victim = start_run(example_project, env=env)
-    victim.wait_for(r"==> test")
-    while not (tmp_path / "marker").exists():
-        time.sleep(0.05)
-    children = _children(victim.proc.pid)
-    os.kill(victim.proc.pid, signal.SIGKILL)
-    for pid in children:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-    victim.proc.wait()
+    victim = _killed_mid_test(example_project, tmp_path)
     (example_project / "example" / "tests" / "test_zz_slow.py").unlink()
     nxt = start_run(example_project)
     code, _data, output = nxt.finish()
@@ -136,6 +123,21 @@ def test_next_run_sweeps_a_killed_runs_stack(example_project: Path, tmp_path: Pa
     assert f"removed stale stack {victim.project}" in output
     assert_no_leaks(victim.project)
     assert_no_leaks(nxt.project)
+
+
+def _killed_mid_test(project_dir: Path, tmp_path: Path) -> LiveRun:
+    """A run SIGKILLed while its tests run, as when the runner machine dies: no teardown ran."""
+    victim = start_run(project_dir, env=add_slow_test(project_dir, tmp_path / "marker"))
+    victim.wait_for(r"==> test")
+    while not (tmp_path / "marker").exists():
+        time.sleep(0.05)
+    children = _children(victim.proc.pid)
+    os.kill(victim.proc.pid, signal.SIGKILL)
+    for pid in children:  # the machine took pytest down with it
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    victim.proc.wait()
+    return victim
 
 
 def _children(pid: int) -> list[int]:

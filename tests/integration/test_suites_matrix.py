@@ -125,3 +125,19 @@ def test_matrix_entry_with_an_unknown_value_is_an_error_naming_the_values(exampl
     assert "'postgres:16' is not a value of POSTGRES_IMAGE" in data["message"]
     assert "postgres:15, postgres:17" in data["message"]
     assert_no_leaks(data["project"])
+
+
+def test_tier3_test_command_takes_a_suite(example_project: Path) -> None:
+    project = f"sm-{secrets.token_hex(4)}"
+    try:
+        up = run_cli(["stack", "up", "--project", project], example_project)
+        assert up.returncode == 0, up.output
+        assert run_cli(["migrate"], example_project).returncode == 0
+        smoke = run_cli(["test", "--json", "--suite", "smoke", "--workers", "2"], example_project)
+        assert smoke.returncode == 0, smoke.output
+        assert smoke.json()["tests"]["passed"] == len(SMOKE)
+        typo = run_cli(["test", "--suite", "ful"], example_project)
+        assert typo.returncode == 2 and "unknown suite 'ful' (did you mean 'full'?)" in typo.stderr
+    finally:
+        run_cli(["stack", "down", "--project", project], example_project)
+    assert_no_leaks(project)
