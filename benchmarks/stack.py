@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ci_toolkit.config import ServiceCheck
@@ -219,6 +220,29 @@ def endpoints(
         ports = found[name].ports
         result[name] = Endpoint(check, "127.0.0.1", {c: hp for c, (_, hp) in ports.items()})
     return result
+
+
+READY_LINE = "database system is ready to accept connections"
+
+
+def postgres_ready_at(engine: Engine, project: str) -> float | None:
+    """When postgres itself logged that it accepts connections (Unix time, the daemon's log
+    timestamp). The last such line counts: the entrypoint's first server, during initdb, listens
+    on the unix socket only and is then restarted."""
+    container = next((c for c in engine.containers(project) if c.service == "postgres"), None)
+    if container is None:
+        return None
+    logs = subprocess.run(["docker", "logs", "-t", container.id], capture_output=True, text=True, timeout=60)
+    stamps = [line.split(" ", 1)[0] for line in (logs.stdout + logs.stderr).splitlines() if READY_LINE in line]
+    if not stamps:
+        return None
+    return unix_time(max(stamps))  # RFC 3339 stamps of one clock sort as text
+
+
+def unix_time(stamp: str) -> float:
+    """`2026-11-21T17:57:47.581179489Z` (nanoseconds, which datetime does not take) -> Unix time."""
+    whole, _, frac = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp() + float(f"0.{frac or 0}")
 
 
 def answers(ep: Endpoint, timeout: float) -> bool:

@@ -179,4 +179,3 @@ def raise_ranked(
     ranked = sorted(problems, key=rank)
     text = "\n".join("  - " + str(p).replace("\n", "\n    ") for p in ranked)
     raise type(ranked[0])(f"{len(ranked)} {heading}:\n{text}")
-

@@ -51,6 +51,11 @@ class CommandLog:
         with self._lock:
             return list(self._records)
 
+    def clear(self) -> None:
+        """Forget what was recorded (a soak starts each iteration's record afresh)."""
+        with self._lock:
+            self._records.clear()
+
 
 COMMAND_LOG = CommandLog()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ci_toolkit.errors import UsageError
@@ -38,6 +39,19 @@ class SoakConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
+
+
+@dataclass(frozen=True)
+class SoakOptions:
+    """What one `ci-toolkit soak` does: [soak] defaults with the command line applied."""
+
+    iterations: int | None = None
+    duration: float | None = None  # seconds; no new iteration starts after it
+    iteration_timeout: float | None = None
+    heartbeat: float = DEFAULT_HEARTBEAT
+    metrics: Path | None = None
+    reuse_stack: bool = False
+    fail_fast: bool = False
 
 
 def parse_duration(value: str | float | int, what: str = "duration") -> float:

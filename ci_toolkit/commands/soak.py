@@ -8,8 +8,8 @@ from pathlib import Path
 from ci_toolkit import pipeline, selection
 from ci_toolkit.commands.common import CommonOptions, emit_json
 from ci_toolkit.errors import UsageError
-from ci_toolkit.soak import Soak, SoakOptions
-from ci_toolkit.soak_config import parse_duration
+from ci_toolkit.soak import Soak
+from ci_toolkit.soak_config import SoakOptions, parse_duration
 
 
 @dataclass(frozen=True)

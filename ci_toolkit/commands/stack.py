@@ -104,6 +104,7 @@ def test(opts: CommonOptions, pytest_args: tuple[str, ...], choice: selection.Ch
     selection.apply_to(run, choice or selection.Choice())  # --suite, --workers, --test-timeout
     run.env.update(run.options.env)
     pipeline.discover(run)
+    run.timed("secrets", pipeline.fetch_secrets)  # same [secrets] as a whole run, never on disk
     run.timed("test", pipeline.test)
     assert run.test_run is not None
     counts = run.test_run.counts

@@ -48,7 +48,6 @@ def test_bundled_example_passes_and_leaves_nothing(tmp_path: Path) -> None:
         "logs/postgres.log",
         "logs/redis.log",
         "logs/nats.log",
-        "commands.json",
     ):
         assert (run_dir / name).exists(), name
     # Progress went to stderr: phase timings and the pass count are there for a human.
