@@ -72,6 +72,10 @@ def _breakdown(samples: list[dict[str, Any]], field: str) -> dict[str, Any]:
     return {n: stats(s[field][n] for s in samples if s[field].get(n) is not None) for n in names}
 
 
+def _values(samples: list[dict[str, Any]], field: str) -> list[float]:
+    return [s[field] for s in samples if isinstance(s.get(field), int | float)]
+
+
 def summarize(samples: Samples, labels: Mapping[str, str]) -> dict[str, Any]:
     """Figures for one group of alternatives: stats of the valid samples, their parts, the failures."""
     summary = {}
@@ -87,9 +91,9 @@ def summarize(samples: Samples, labels: Mapping[str, str]) -> dict[str, Any]:
         for field in ("parts", "phases", "services"):
             if any(field in s for s in good):
                 entry[field] = _breakdown(good, field)
-        for field in ("down_seconds", "ready_from_up", "after_ready"):
-            if any(field in s for s in good):
-                entry[field] = stats(s[field] for s in good)
+        for field in ("down_seconds", "ready_from_up", "after_ready", "lag"):
+            if _values(good, field):
+                entry[field] = stats(_values(good, field))
         entry["samples"] = all_samples
         summary[key] = entry
     return summary

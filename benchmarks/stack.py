@@ -233,10 +233,12 @@ def postgres_ready_at(engine: Engine, project: str) -> float | None:
     if container is None:
         return None
     logs = subprocess.run(["docker", "logs", "-t", container.id], capture_output=True, text=True, timeout=60)
-    stamps = [line.split(" ", 1)[0] for line in (logs.stdout + logs.stderr).splitlines() if READY_LINE in line]
+    stamps = [
+        line.split(" ", 1)[0] for line in (logs.stdout + logs.stderr).splitlines() if READY_LINE in line
+    ]
     if not stamps:
         return None
-    return unix_time(max(stamps))  # RFC 3339 stamps of one clock sort as text
+    return unix_time(stamps[-1])
 
 
 def unix_time(stamp: str) -> float:

@@ -22,6 +22,7 @@ from benchmarks.stack import (
     answers,
     endpoints,
     phase_marks,
+    postgres_ready_at,
     tight_poll,
     timed,
     timed_lines,
@@ -64,14 +65,14 @@ def healthcheck_override(workdir: Path, interval: str | None) -> str:
 def physical_limit(ctx: Context, rep: int) -> Sample:
     """`docker compose up -d`, then every service probed every 10 ms from the host (overlapping)."""
     project = Project.new(ctx.project_name("limit", rep), ctx.workdir)
-    started = time.perf_counter()
+    wall, started = time.time(), time.perf_counter()
     project.run("up", "-d")
     up_returned = time.perf_counter() - started
     eps = endpoints(ctx.engine, project.name, ctx.checks)
     ready = tight_poll(eps, started)
     seconds = max(ready.values())
     parts = {"up": up_returned, "ready": seconds - up_returned}
-    return _finish(ctx, project, eps, seconds, parts=parts, services=ready)
+    return _finish(ctx, project, eps, seconds, wall, parts=parts, services=ready)
 
 
 def ci_toolkit_cli(ctx: Context, rep: int) -> Sample:
@@ -82,12 +83,14 @@ def ci_toolkit_cli(ctx: Context, rep: int) -> Sample:
     project = Project.new(ctx.project_name("citk", rep), ctx.workdir)
     artifacts = ctx.scratch / "artifacts" / project.name
     where = ["--project", project.name, "--artifacts-dir", str(artifacts)]
+    wall = time.time()
     seconds, out, lines = timed_lines([CITK, "stack", "up", "--wait", "--json", *where], ctx.workdir)
     result = json.loads(out.strip().splitlines()[-1])
     eps = endpoints(ctx.engine, project.name, ctx.checks)
     problem = verify(eps)
-    down_seconds = timed([CITK, "stack", "down", *where], ctx.workdir)[0]
     marks = phase_marks(lines)
+    lag = _lag(ctx, project, wall + marks["ready"][1])
+    down_seconds = timed([CITK, "stack", "down", *where], ctx.workdir)[0]
     parts = {"start-up": marks["validate"][0]}
     parts.update({name: end - begin for name, (begin, end) in marks.items()})
     parts["exit"] = seconds - marks["ready"][1]
@@ -102,6 +105,7 @@ def ci_toolkit_cli(ctx: Context, rep: int) -> Sample:
         "ready_from_up": ready_from_up,
         # From the last service's successful probe to the `<== ready` line: loop and discovery cost.
         "after_ready": parts["up"] + parts["ready"] - ready_from_up,
+        "lag": lag,
     }
 
 
@@ -111,11 +115,11 @@ def compose_wait(interval: str | None) -> Callable[[Context, int], Sample]:
     def variant(ctx: Context, rep: int) -> Sample:
         override = healthcheck_override(ctx.workdir, interval)
         project = Project.new(ctx.project_name("wait", interval or "default", rep), ctx.workdir, [override])
-        started = time.perf_counter()
+        wall, started = time.time(), time.perf_counter()
         project.run("up", "-d", "--wait", "--wait-timeout", "120")
         seconds = time.perf_counter() - started
         eps = endpoints(ctx.engine, project.name, ctx.checks)
-        return _finish(ctx, project, eps, seconds)
+        return _finish(ctx, project, eps, seconds, wall)
 
     variant.__doc__ = f"up -d --wait, healthcheck interval {interval or '30s (Docker default)'}"
     return variant
@@ -125,7 +129,7 @@ def pytest_docker(ctx: Context, rep: int) -> Sample:
     """The pytest-docker pattern: `up -d`; per service (one fixture after another) `port_for`
     (`docker compose port`), then `wait_until_responsive(check, timeout=60, pause=0.5)`."""
     project = Project.new(ctx.project_name("pytestdocker", rep), ctx.workdir)
-    started = time.perf_counter()
+    wall, started = time.time(), time.perf_counter()
     project.run("up", "-d")
     eps: dict[str, Endpoint] = {}
     services: dict[str, float] = {}
@@ -135,13 +139,30 @@ def pytest_docker(ctx: Context, rep: int) -> Sample:
         pytest_docker_wait(partial(answers, ep, 1.0), timeout=60, pause=0.5)
         services[name] = time.perf_counter() - started
         eps[name] = ep
-    return _finish(ctx, project, eps, time.perf_counter() - started, services=services)
+    return _finish(ctx, project, eps, time.perf_counter() - started, wall, services=services)
 
 
-def _finish(ctx: Context, project: Project, eps: dict[str, Endpoint], seconds: float, **extra: Any) -> Sample:
+def _finish(
+    ctx: Context, project: Project, eps: dict[str, Endpoint], seconds: float, wall: float, **extra: Any
+) -> Sample:
     problem = verify(eps)
+    lag = _lag(ctx, project, wall + seconds)
     down_seconds = project.down()
-    return {"seconds": seconds, "ok": not problem, "problem": problem, "down_seconds": down_seconds, **extra}
+    return {
+        "seconds": seconds,
+        "ok": not problem,
+        "problem": problem,
+        "down_seconds": down_seconds,
+        "lag": lag,
+        **extra,
+    }
+
+
+def _lag(ctx: Context, project: Project, declared_at: float) -> float | None:
+    """Seconds from postgres logging "ready to accept connections" (it is always the last
+    service up) to the variant declaring the stack ready. Negative would mean declared too early."""
+    server_ready = postgres_ready_at(ctx.engine, project.name)
+    return None if server_ready is None else declared_at - server_ready
 
 
 VARIANTS: dict[str, tuple[str, Callable[[Context, int], Sample]]] = {

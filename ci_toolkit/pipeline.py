@@ -8,16 +8,17 @@ Every exit path, including a signal, produces a `RunResult`.
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ci_toolkit import artifacts, checks, compose, diagnostics, health, migrations, prune, templates, testrun
+from ci_toolkit import artifacts, checks, compose, diagnostics, health, migrations, outcome, prune, testrun
+from ci_toolkit import endpoints as endpoints_mod
 from ci_toolkit.config import Config
 from ci_toolkit.engine import ContainerState, Engine, EventRecorder, remove_leftovers
 from ci_toolkit.errors import (
@@ -25,10 +26,8 @@ from ci_toolkit.errors import (
     ExitCode,
     InfrastructureError,
     Interrupted,
-    MigrationError,
 )
-from ci_toolkit.redact import REDACTOR
-from ci_toolkit.result import PhaseResult, RunResult, ServiceResult, TestCounts
+from ci_toolkit.result import PhaseResult, RunResult, ServiceResult
 from ci_toolkit.signals import SignalGuard
 from ci_toolkit.ui import Reporter
 
@@ -128,7 +127,7 @@ def validate(run: Run) -> str:
     connector.start()
     findings = checks.Findings()
     try:
-        run.env = checks.check_env(run.config, {**_os_env(), **run.options.env}).values
+        run.env = checks.check_env(run.config, {**os.environ, **run.options.env}).values
     except CiToolkitError as exc:
         findings.add(exc)
         run.env = checks.resolve_env(run.config).values
@@ -209,26 +208,26 @@ def discover(run: Run, readiness: dict[str, health.Readiness] | None = None) -> 
     """Read the live stack's host ports and render the exports for the tests."""
     assert run.engine is not None
     readiness = readiness or {}
-    endpoints = {}
     for state in run.engine.containers(run.project):
         ports = {cport: hport for cport, (_, hport) in state.ports.items()}
         host = next(iter(state.ports.values()), ("127.0.0.1", 0))[0]
-        endpoints[state.service] = templates.Endpoint(host, ports)
         r = readiness.get(state.service)
         run.services[state.service] = ServiceResult(r.seconds if r else None, host, ports)
-    if not endpoints:
+    found = endpoints_mod.of(run.services)
+    if not found:
         raise InfrastructureError(
             f"no containers found for project {run.project}",
             hint="start the stack with `ci-toolkit stack up`",
         )
-    run.env.update(render_exports(run.config, endpoints, run.env))
+    run.env.update(endpoints_mod.render_exports(run.config, found, run.env))
 
 
 def migrate(run: Run) -> str:
     mig = run.config.migrations
     if mig is None:
         return "skipped: no [migrations] in config"
-    dsn = render(mig.dsn, run)
+    env = {**run.env, **(run.secrets if run.config.secrets.migrations else {})}
+    dsn = endpoints_mod.render_dsn(mig.dsn, run.config, run.services, env)
     result = migrations.apply(
         dsn,
         mig.directory,
@@ -311,7 +310,7 @@ def execute(run: Run) -> RunResult:
     if run.events is not None:
         run.events.stop()
     run.failure = failure
-    result = build_result(run, failure)
+    result = outcome.build_result(run, failure)
     artifacts.write_json(run.run_dir / "run.json", result.to_dict())
     if result.exit_code != ExitCode.OK or run.options.diagnostics == "always":
         _safely_write_diagnostics(run, result)
@@ -334,92 +333,6 @@ def _safely(run: Run, name: str, step: Step) -> BaseException | None:
     return None
 
 
-def build_result(run: Run, failure: BaseException | None) -> RunResult:
-    counts = run.test_run.counts if run.test_run else TestCounts()
-    coverage = run.test_run.coverage_percent if run.test_run else None
-    message = ""
-    if failure is None and run.test_run is not None:
-        fail_under = run.config.pytest.fail_under
-        if run.test_run.exit_code != 0 or counts.failed or counts.errors:
-            status, code = "tests_failed", ExitCode.TESTS_FAILED
-            message = f"{counts.failed} failed, {counts.errors} errors"
-        elif fail_under is not None and coverage is not None and coverage < fail_under:
-            status, code = "coverage_below_threshold", ExitCode.TESTS_FAILED
-            message = f"coverage {coverage:.1f}% is below pytest.fail_under = {fail_under:g}"
-        else:
-            status, code = "passed", ExitCode.OK
-    elif isinstance(failure, KeyboardInterrupt):
-        failure = Interrupted(2)
-        status, code, message = failure.status, failure.exit_code, failure.message
-    elif isinstance(failure, CiToolkitError):
-        status, code, message = failure.status, failure.exit_code, str(failure)
-    elif failure is not None:
-        log = write_traceback(run.run_dir, failure)
-        status, code = "internal_error", ExitCode.INTERNAL
-        message = f"internal error (a bug in ci-toolkit): {failure!r}; traceback in {log}"
-    else:
-        status, code = "passed", ExitCode.OK
-    return RunResult(
-        status,
-        code,
-        run.project,
-        tuple(run.phases),
-        run.services,
-        counts,
-        coverage,
-        str(run.run_dir),
-        REDACTOR(message),
-    )
-
-
-def write_traceback(run_dir: Path, exc: BaseException) -> Path:
-    text = "".join(traceback.format_exception(exc))
-    return artifacts.write_text(run_dir / "traceback.log", text)
-
-
-def render(template: str, run: Run) -> str:
-    try:
-        return templates.render(
-            template,
-            endpoints=_endpoints(run),
-            default_ports=run.config.default_ports(),
-            env={**_os_env(), **run.env, **(run.secrets if run.config.secrets.migrations else {})},
-            exports=run.env,
-        )
-    except templates.TemplateError as exc:
-        raise MigrationError(f"{run.config.source}: migrations.dsn: {exc}") from None
-
-
-def render_exports(
-    config: Config, endpoints: dict[str, templates.Endpoint], env: dict[str, str]
-) -> dict[str, str]:
-    from ci_toolkit.errors import ConfigError
-
-    exports: dict[str, str] = {}
-    for name, template in config.export.items():
-        try:
-            exports[name] = templates.render(
-                template,
-                endpoints=endpoints,
-                default_ports=config.default_ports(),
-                env={**_os_env(), **env},
-                exports=exports,
-            )
-        except templates.TemplateError as exc:
-            raise ConfigError(f"{config.source}: export.{name}: {exc}") from None
-    return exports
-
-
-def _endpoints(run: Run) -> dict[str, templates.Endpoint]:
-    return {name: templates.Endpoint(s.host, s.ports) for name, s in run.services.items()}
-
-
-def _os_env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
-
-
 def keep(run: Run) -> None:
     """Leave the stack up, record it for tier-3 commands, and say how to reach and remove it."""
     assert run.stack is not None
@@ -432,14 +345,8 @@ def keep(run: Run) -> None:
         state.SavedStack(replace(run.stack, env=dict(run.config.env_defaults)), run.run_id),
     )
     run.reporter.line("stack kept running (--keep):", always=True)
-    for name, svc in sorted(run.services.items()):
-        ports = (
-            ", ".join(f"{c}->{svc.host}:{h}" for c, h in sorted(svc.ports.items())) or "no published ports"
-        )
-        run.reporter.line(f"  {name}: {ports}", always=True)
-    for name in run.config.export:
-        if name in run.env:
-            run.reporter.line(f"  export {name}={shlex.quote(run.env[name])}", always=True)
+    for line in endpoints_mod.describe(run.config, run.services, run.env):
+        run.reporter.line(line, always=True)
     run.reporter.line("tear it down with:  ci-toolkit stack down", always=True)
     run.reporter.line(
         f"  or:  {shlex.join(run.stack.command('down', '--volumes', '--remove-orphans'))}", always=True

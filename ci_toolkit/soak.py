@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from types import FrameType
 from typing import Any
 
-from ci_toolkit import artifacts, pipeline, soak_metrics, soak_report
+from ci_toolkit import artifacts, outcome, pipeline, soak_metrics, soak_report
 from ci_toolkit.config import Config
 from ci_toolkit.engine import Engine, leftovers
 from ci_toolkit.errors import InfrastructureError, Interrupted
@@ -173,7 +173,7 @@ class Soak:
                         except (Exception, KeyboardInterrupt) as exc:
                             failure = exc
                         fired = deadline.fired
-                    result = pipeline.build_result(run, failure)
+                    result = outcome.build_result(run, failure)
                     artifacts.write_json(run.run_dir / "run.json", result.to_dict())
                     record = self._record(i, result, run.phases, time.monotonic() - started, fired, None)
                     _forget_commands()

@@ -6,9 +6,7 @@
 
 from __future__ import annotations
 
-import shlex
-
-from ci_toolkit import compose, pipeline, selection, state
+from ci_toolkit import compose, endpoints, pipeline, selection, state
 from ci_toolkit.commands.common import CommonOptions, attach, emit_json, new_run
 from ci_toolkit.errors import ExitCode
 
@@ -125,13 +123,8 @@ def test(opts: CommonOptions, pytest_args: tuple[str, ...], choice: selection.Ch
 
 
 def _print_services(run: pipeline.Run, opts: CommonOptions) -> None:
-    if run.services:
-        for name, svc in sorted(run.services.items()):
-            ports = ", ".join(f"{c}->{svc.host}:{h}" for c, h in sorted(svc.ports.items()))
-            run.reporter.line(f"  {name}: {ports}", always=True)
-        for name in run.config.export:
-            if name in run.env:
-                run.reporter.line(f"  export {name}={shlex.quote(run.env[name])}", always=True)
+    for line in endpoints.describe(run.config, run.services, run.env):
+        run.reporter.line(line, always=True)
     if opts.json_mode:
         emit_json(
             {
