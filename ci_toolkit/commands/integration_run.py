@@ -6,6 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ci_toolkit import github as gh
+from ci_toolkit import github_summary as ghs
 from ci_toolkit import pipeline, secrets, selection
 from ci_toolkit.commands.common import CommonOptions, emit_json, new_run
 from ci_toolkit.diagnostics import early_failure
@@ -56,13 +57,13 @@ def integration_run(
         reporter.error(result.message)
     reporter.summary(result)
     if on_github:
-        repeat = gh.cli_options(  # what else shaped this run, for the summary's reproduce command
+        repeat = ghs.cli_options(  # what else shaped this run, for the summary's reproduce command
             **asdict(choice or selection.Choice()),
             secrets_from_env=secrets_from_env,
             secrets_file=secrets_file,
         )
         config = run.config if run else None
-        invocation = gh.Invocation.current(opts.config_path, pytest_args, config, options=repeat)
+        invocation = ghs.Invocation.current(opts.config_path, pytest_args, config, options=repeat)
         gh.publish(result, invocation, reporter.stream)
     if opts.json_mode:
         emit_json(result.to_dict())

@@ -12,6 +12,7 @@ import pytest
 
 from ci_toolkit import config as config_mod
 from ci_toolkit import github as gh
+from ci_toolkit import github_summary as ghs
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.result import FailedTest, PhaseResult, RunResult, ServiceResult, TestCounts
 from ci_toolkit.ui import Reporter, make_reporter
@@ -56,9 +57,9 @@ FAILURE = FailedTest(
 )
 
 
-def invocation(tmp_path: Path, **kw: object) -> gh.Invocation:
+def invocation(tmp_path: Path, **kw: object) -> ghs.Invocation:
     defaults: dict[str, object] = {"cwd": tmp_path, "root": tmp_path}
-    return gh.Invocation(**{**defaults, **kw})  # type: ignore[arg-type]
+    return ghs.Invocation(**{**defaults, **kw})  # type: ignore[arg-type]
 
 
 # -- detection and escaping -------------------------------------------------------------------
@@ -239,21 +240,21 @@ def test_reproduce_command_repeats_directory_config_env_and_pytest_args(tmp_path
         cwd=tmp_path / "svc",
         config_path=Path("ci/it.toml"),
         pytest_args=("-k", "not slow", "-x"),
-        options=gh.cli_options(
+        options=ghs.cli_options(
             suite="smoke", matrix_entry="pg=17 redis=7", workers=None, secrets_from_env=True
         ),
         env=(("EXAMPLE_FAIL", "1"), ("REGION", "eu west")),
         secret_env=("API_TOKEN",),
     )
-    assert gh.reproduce_command(inv, tmp_path) == (
+    assert ghs.reproduce_command(inv, tmp_path) == (
         "cd svc && EXAMPLE_FAIL=1 REGION='eu west' ci-toolkit integration-run --config ci/it.toml "
         "--suite smoke --matrix-entry 'pg=17 redis=7' --secrets-from-env -- -k 'not slow' -x"
     )
-    assert gh.reproduce_command(invocation(tmp_path), tmp_path) == "ci-toolkit integration-run"
+    assert ghs.reproduce_command(invocation(tmp_path), tmp_path) == "ci-toolkit integration-run"
 
 
 def test_cli_options_repeat_only_what_was_given() -> None:
-    assert gh.cli_options(
+    assert ghs.cli_options(
         suite=None, workers="auto", test_timeout=30.0, keep=False, secrets_file=Path("s.env")
     ) == (
         "--workers",
@@ -275,7 +276,7 @@ def test_invocation_takes_env_the_run_depends_on_and_never_secret_values(
     config = config_mod.load(tmp_path)
     monkeypatch.chdir(tmp_path)
     environ = {
-        gh.REPRODUCE_ENV: "EXAMPLE_FAIL, UNSET_ONE",
+        ghs.REPRODUCE_ENV: "EXAMPLE_FAIL, UNSET_ONE",
         "EXAMPLE_FAIL": "1",
         "REGION": "eu-west-1",
         "DEPLOY_TOKEN": "abc123",
@@ -284,11 +285,11 @@ def test_invocation_takes_env_the_run_depends_on_and_never_secret_values(
         "STREAM": "OTHER",
         "MODE": "fast",
     }
-    inv = gh.Invocation.current(None, ("-x",), config, environ)
+    inv = ghs.Invocation.current(None, ("-x",), config, environ)
     assert inv.env == (("EXAMPLE_FAIL", "1"), ("REGION", "eu-west-1"), ("STREAM", "OTHER"))
     assert inv.secret_env == ("DEPLOY_TOKEN", "SHARED", "DB_URL")
     assert inv.root == tmp_path.resolve() and inv.config_source == tmp_path.resolve() / "ci-toolkit.toml"
-    command = gh.reproduce_command(inv, tmp_path)
+    command = ghs.reproduce_command(inv, tmp_path)
     assert command == "EXAMPLE_FAIL=1 REGION=eu-west-1 STREAM=OTHER ci-toolkit integration-run -- -x"
 
 
@@ -297,7 +298,7 @@ def test_invocation_takes_env_the_run_depends_on_and_never_secret_values(
 
 def test_summary_has_status_phases_services_tests_failures_and_the_reproduce_command(tmp_path: Path) -> None:
     inv = invocation(tmp_path, env=(("EXAMPLE_FAIL", "1"),))
-    text = gh.summary_markdown(failed_result(FAILURE), inv, tmp_path, sha="0123456789abcdef0123")
+    text = ghs.summary_markdown(failed_result(FAILURE), inv, tmp_path, sha="0123456789abcdef0123")
     assert text.startswith("## ❌ ci-toolkit integration-run: tests_failed (exit code 1)\n")
     assert "| phase | status | seconds |" in text
     for phase in PHASES:
@@ -314,14 +315,14 @@ def test_summary_has_status_phases_services_tests_failures_and_the_reproduce_com
 
 def test_summary_trims_long_messages_and_fences_backticks(tmp_path: Path) -> None:
     noisy = FailedTest("t.py::test_x", "t.py", 1, "```\n" + "\n".join(f"line {i}" for i in range(100)))
-    text = gh.summary_markdown(failed_result(noisy), invocation(tmp_path), tmp_path)
+    text = ghs.summary_markdown(failed_result(noisy), invocation(tmp_path), tmp_path)
     assert "line 10" in text and "line 11" not in text and "…" in text
     assert "  ````\n  ```\n" in text  # a longer fence than the message's own
 
 
 def test_summary_of_a_passed_run(tmp_path: Path) -> None:
     result = RunResult("passed", 0, "p", PHASES, tests=TestCounts(6), coverage_percent=97.0)
-    text = gh.summary_markdown(result, invocation(tmp_path), tmp_path)
+    text = ghs.summary_markdown(result, invocation(tmp_path), tmp_path)
     assert text.startswith("## ✅ ci-toolkit integration-run: passed (exit code 0)\n")
     assert "Failed tests" not in text and "```\n\n" not in text.split("| phase")[0]
     assert "**Tests:** 6 passed, 0 failed, 0 errors, 0 skipped · **coverage** 97.0%" in text
@@ -329,7 +330,7 @@ def test_summary_of_a_passed_run(tmp_path: Path) -> None:
 
 def test_summary_is_redacted(tmp_path: Path) -> None:
     leaky = FailedTest("t.py::test_x", "t.py", 1, f"expected {SECRET}")
-    text = gh.summary_markdown(failed_result(leaky), invocation(tmp_path), tmp_path)
+    text = ghs.summary_markdown(failed_result(leaky), invocation(tmp_path), tmp_path)
     assert SECRET not in text and "expected ***" in text
 
 
@@ -338,7 +339,7 @@ def test_summary_table_cells_escape_pipes_and_html(tmp_path: Path) -> None:
     result = RunResult(
         "tests_failed", 1, "p", (PhaseResult("x|<b>", "ok", 1),), tests=TestCounts(0, 1, 0, 0, (weird,))
     )
-    text = gh.summary_markdown(result, invocation(tmp_path), tmp_path)
+    text = ghs.summary_markdown(result, invocation(tmp_path), tmp_path)
     assert "| x\\|&lt;b&gt; | ok | 1.00 |" in text
 
 
