@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from ci_toolkit.config import SecretsConfig
 from ci_toolkit.errors import (
     CiToolkitError,
     ConfigError,
@@ -35,6 +34,7 @@ from ci_toolkit.errors import (
 )
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.secrets.dotenv import parse_dotenv
+from ci_toolkit.secrets_config import SecretsConfig
 
 if TYPE_CHECKING:
     from ci_toolkit.config import Config

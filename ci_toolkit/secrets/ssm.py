@@ -10,7 +10,6 @@ import re
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
-from ci_toolkit.config import SecretParam, SecretsConfig
 from ci_toolkit.errors import (
     CiToolkitError,
     ConfigError,
@@ -20,6 +19,7 @@ from ci_toolkit.errors import (
     SecretNotFound,
 )
 from ci_toolkit.secrets import Resolution, protect  # this module is imported only after that one
+from ci_toolkit.secrets_config import SecretParam, SecretsConfig
 
 if TYPE_CHECKING:
     from ci_toolkit.aws import AwsFailure, ParameterStore

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from ci_toolkit import secrets
-from ci_toolkit.config import SecretParam, SecretsConfig
 from ci_toolkit.errors import SecretNotFound, UsageError
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.secrets.ssm import env_name
+from ci_toolkit.secrets_config import SecretParam, SecretsConfig
 from ci_toolkit.testrun import redact_outputs
 
 
