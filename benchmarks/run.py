@@ -1,6 +1,6 @@
 """Run the ci-toolkit benchmarks and (re)write RESULTS.md and results.json.
 
-    python benchmarks/run.py                 # full: 5 reps, about 10 minutes
+    python benchmarks/run.py                            # full: 5 reps, about 7 minutes
     python benchmarks/run.py --smoke --out /tmp/bench   # 1 rep, no 30 s-healthcheck variant
 
 All alternatives are measured in the same run, interleaved rep by rep (the order rotates), so
@@ -11,6 +11,7 @@ the ratios compare like with like on a noisy, shared machine. Every compose proj
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import shutil
 import sys
@@ -18,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+Samples = dict[str, list[dict[str, Any]]]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     run_id = secrets.token_hex(3)
@@ -69,92 +74,89 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = make_workdir(scratch / "example")
     ctx = Context(run_id, scratch, workdir, Engine.connect(), checks(workdir))
     variants = {k: v for k, v in VARIANTS.items() if not (args.smoke and k == "wait_default")}
-    started = time.perf_counter()
-    readiness: dict[str, list[dict[str, Any]]] = {k: [] for k in variants}
-    overhead: dict[str, list[dict[str, Any]]] = {k: [] for k in OVERHEAD}
-    startup: dict[str, list[dict[str, Any]]] = {k: [] for k in suites.startup_commands(workdir)}
-    concurrent: dict[str, list[dict[str, Any]]] = {"1": [], "3": []}
+    samples: dict[str, Samples] = {
+        "readiness": {k: [] for k in variants},
+        "overhead": {k: [] for k in OVERHEAD},
+        "startup": {k: [] for k in suites.startup_commands()},
+        "concurrency": {"1": [], "3": []},
+    }
     log(f"run {run_id}: {args.reps} rep(s), suites {', '.join(args.suites)}, scratch {scratch}")
     warm_up()
+    load_at_start = round(os.getloadavg()[0], 2)
+    started = time.perf_counter()
     try:
         for rep in range(args.reps):
-            tag = f"[{rep + 1}/{args.reps}]"
-            if "readiness" in args.suites:
-                for key in rotated(list(variants), rep):
-                    readiness[key].append(measure(f"{tag} readiness {key}", variants[key][1], ctx, rep))
-            if "overhead" in args.suites:
-                for key in rotated(list(OVERHEAD), rep):
-                    overhead[key].append(measure(f"{tag} overhead {key}", OVERHEAD[key][1], ctx, rep))
-            if "startup" in args.suites:
-                for _ in range(2):  # cheap: twice per rep
-                    for key, seconds in suites.startup(ctx, rep).items():
-                        startup[key].append({"seconds": seconds})
-                log(f"{tag} startup " + ", ".join(f"{k} {v[-1]['seconds']:.3f}s" for k, v in startup.items()))
-            if "concurrency" in args.suites:
-                for n in rotated([1, 3], rep):
-                    concurrent[str(n)].append(
-                        measure(
-                            f"{tag} concurrency {n}",
-                            lambda c, r, n=n: suites.concurrent_runs(c, r, n),
-                            ctx,
-                            rep,
-                        )
-                    )
+            one_rep(args.suites, ctx, rep, f"[{rep + 1}/{args.reps}]", variants, samples)
     finally:
         left = clean_up(ctx.project_name())
         still = {k: sorted(v) for k, v in leftovers(ctx.project_name()).items() if v}
         shutil.rmtree(scratch, ignore_errors=True)
-    results = assemble(
-        args,
-        run_id,
-        time.perf_counter() - started,
-        variants,
-        readiness,
-        overhead,
-        startup,
-        concurrent,
-        left,
-        still,
-    )
+    run = {
+        "id": run_id,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "reps": args.reps,
+        "smoke": args.smoke,
+        "suites": args.suites,
+        "seconds": time.perf_counter() - started,
+        "command": "python benchmarks/run.py" + (" --smoke" if args.smoke else f" --reps {args.reps}"),
+        "load_average_at_start": load_at_start,
+        "projects": [p.name for p in CREATED],
+        "projects_left_behind": left,
+        "resources_still_present": still,
+    }
+    results = assemble(run, {k: v[0] for k, v in variants.items()}, samples)
     report.write(results, args.out)
     for row in results["targets"]:
         mark = {True: "met", False: "NOT met", None: "not measured"}[row["met"]]
         log(f"target {row['target']}: {fmt(row['measured'])} -> {mark}")
     log(f"wrote {args.out / 'RESULTS.md'} and {args.out / 'results.json'}")
-    if left:
-        log(f"error: compose projects were left behind and had to be removed: {left}")
+    for error in results["errors"]:
+        log(f"error: {error}")
+    if left or still:
+        log(f"error: compose projects were left behind and had to be removed: {left} {still}")
     return 1 if left or still or results["errors"] else 0
 
 
-def assemble(
-    args: argparse.Namespace,
-    run_id: str,
-    seconds: float,
+def one_rep(
+    chosen: Sequence[str],
+    ctx: Context,
+    rep: int,
+    tag: str,
     variants: dict[str, Any],
-    readiness: dict[str, Any],
-    overhead: dict[str, Any],
-    startup: dict[str, Any],
-    concurrent: dict[str, Any],
-    left: list[str],
-    still: dict[str, Any],
+    samples: dict[str, Samples],
+) -> None:
+    """Every chosen suite once; within a suite the alternatives alternate, their order rotating."""
+    if "readiness" in chosen:
+        for key in rotated(list(variants), rep):
+            samples["readiness"][key].append(measure(f"{tag} readiness {key}", variants[key][1], ctx, rep))
+    if "overhead" in chosen:
+        for key in rotated(list(OVERHEAD), rep):
+            samples["overhead"][key].append(measure(f"{tag} overhead {key}", OVERHEAD[key][1], ctx, rep))
+    if "startup" in chosen:
+        for _ in range(2):  # cheap: twice per rep
+            for key, seconds in suites.startup(ctx, rep).items():
+                samples["startup"][key].append({"seconds": seconds})
+        log(
+            f"{tag} startup "
+            + ", ".join(f"{k} {v[-1]['seconds']:.3f}s" for k, v in samples["startup"].items())
+        )
+    if "concurrency" in chosen:
+        for n in rotated([1, 3], rep):
+            sample = measure(f"{tag} concurrency {n}", partial(suites.concurrent_runs, n=n), ctx, rep)
+            samples["concurrency"][str(n)].append(sample)
+
+
+def assemble(
+    run: dict[str, Any], variant_labels: dict[str, str], samples: dict[str, Samples]
 ) -> dict[str, Any]:
-    ready = report.readiness(readiness, {k: v[0] for k, v in variants.items()})
-    over = report.overhead(overhead, {k: v[0] for k, v in OVERHEAD.items()})
-    start = report.summarize(startup, {k: v[0] for k, v in suites.startup_commands(Path()).items()})
-    conc = report.concurrency(concurrent, {"1": "1 integration-run", "3": "3 concurrent integration-runs"})
+    ready = report.readiness(samples["readiness"], variant_labels)
+    over = report.overhead(samples["overhead"], {k: v[0] for k, v in OVERHEAD.items()})
+    start = report.summarize(samples["startup"], {k: v[0] for k, v in suites.startup_commands().items()})
+    conc = report.concurrency(
+        samples["concurrency"], {"1": "1 integration-run", "3": "3 concurrent integration-runs"}
+    )
     results: dict[str, Any] = {
-        "run": {
-            "id": run_id,
-            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "reps": args.reps,
-            "smoke": args.smoke,
-            "suites": args.suites,
-            "seconds": seconds,
-            "command": "python benchmarks/run.py" + (" --smoke" if args.smoke else f" --reps {args.reps}"),
-            "projects": [p.name for p in CREATED],
-            "projects_left_behind": left,
-            "resources_still_present": still,
-        },
+        "run": run,
         "machine": report.machine(),
         "readiness": ready,
         "overhead_seconds": over["overhead_seconds"],
@@ -165,13 +167,10 @@ def assemble(
         "concurrency": conc,
     }
     results["targets"] = report.check_targets(results)
+    groups = (("readiness", ready["variants"]), ("overhead", over["runs"]), ("concurrency", conc["runs"]))
     results["errors"] = [
         f"{group} {key}: {problem}"
-        for group, summary in (
-            ("readiness", ready["variants"]),
-            ("overhead", over["runs"]),
-            ("concurrency", conc["runs"]),
-        )
+        for group, summary in groups
         for key, entry in summary.items()
         for problem in entry["problems"]
     ]

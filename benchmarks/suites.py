@@ -14,18 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.stack import (
-    CITK,
-    Context,
-    Project,
-    endpoints,
-    env,
-    make_workdir,
-    phase_marks,
-    tight_poll,
-    timed,
-    timed_lines,
-)
+from benchmarks.probing import endpoints, tight_poll
+from benchmarks.stack import CITK, Context, Project, env, make_workdir, phase_marks, timed, timed_lines
 from ci_toolkit import testrun
 from ci_toolkit.config import load as load_config
 
@@ -65,8 +55,9 @@ def by_hand(ctx: Context, rep: int) -> Sample:
     tight_poll(eps, t)
     phases["ready"] = time.perf_counter() - t
     pg, rd, nt = eps["postgres"], eps["redis"], eps["nats"]
+    login = f"{pg.check.user}:{pg.check.password}"
     exports = {
-        "DATABASE_URL": f"postgresql://test:test@{pg.host}:{pg.port()}/app",
+        "DATABASE_URL": f"postgresql://{login}@{pg.host}:{pg.port()}/{pg.check.database}",
         "REDIS_URL": f"redis://{rd.host}:{rd.port()}/0",
         "NATS_URL": f"nats://{nt.host}:{nt.port()}",
         **config.env_defaults,
@@ -108,7 +99,7 @@ def migrate(dsn: str, directory: Path) -> None:
                 )
 
 
-def startup_commands(workdir: Path) -> dict[str, tuple[str, list[str]]]:
+def startup_commands() -> dict[str, tuple[str, list[str]]]:
     return {
         "help": ("ci-toolkit --help", [CITK, "--help"]),
         "config_check": ("ci-toolkit config check", [CITK, "config", "check"]),
@@ -119,10 +110,10 @@ def startup_commands(workdir: Path) -> dict[str, tuple[str, list[str]]]:
 
 def startup(ctx: Context, rep: int) -> dict[str, float]:
     """Each command once, each in a fresh process (page cache warm: the machine is shared)."""
-    return {key: timed(cmd, ctx.workdir)[0] for key, (_, cmd) in startup_commands(ctx.workdir).items()}
+    return {key: timed(cmd, ctx.workdir)[0] for key, (_, cmd) in startup_commands().items()}
 
 
-def concurrent_runs(ctx: Context, rep: int, n: int) -> Sample:
+def concurrent_runs(ctx: Context, rep: int, *, n: int) -> Sample:
     """`n` integration-runs started together, each in its own checkout; wall time until the last ends."""
     slots = [ctx.scratch / f"slot{i}" for i in range(n)]
     for slot in slots:
@@ -150,8 +141,10 @@ def concurrent_runs(ctx: Context, rep: int, n: int) -> Sample:
             timeout=900,
             stdin=subprocess.DEVNULL,
         )
-        lines = done.stdout.strip().splitlines()
-        status = json.loads(lines[-1])["status"] if lines else f"no result (exit {done.returncode})"
+        try:
+            status = json.loads(done.stdout.strip().splitlines()[-1])["status"]
+        except (IndexError, ValueError, KeyError):
+            status = f"no JSON result (exit {done.returncode}): {done.stderr.strip()[-300:]}"
         results.append((time.perf_counter() - started, status))
 
     threads = [threading.Thread(target=one, args=(p,)) for p in projects]

@@ -14,21 +14,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmarks.stack import (
-    CITK,
-    Context,
-    Endpoint,
-    Project,
-    answers,
-    endpoints,
-    phase_marks,
-    postgres_ready_at,
-    tight_poll,
-    timed,
-    timed_lines,
-    verify,
-)
-from benchmarks.stack import wait_until_responsive as pytest_docker_wait
+from benchmarks.probing import Endpoint, answers, endpoints, postgres_ready_at, tight_poll, verify
+from benchmarks.probing import wait_until_responsive as pytest_docker_wait
+from benchmarks.stack import CITK, Context, Project, phase_marks, timed, timed_lines
 
 Sample = dict[str, Any]
 
@@ -89,7 +77,7 @@ def ci_toolkit_cli(ctx: Context, rep: int) -> Sample:
     eps = endpoints(ctx.engine, project.name, ctx.checks)
     problem = verify(eps)
     marks = phase_marks(lines)
-    lag = _lag(ctx, project, wall + marks["ready"][1])
+    timing = _postgres_timing(ctx, project, wall, marks["ready"][1], up_at=marks["up"][0])
     down_seconds = timed([CITK, "stack", "down", *where], ctx.workdir)[0]
     parts = {"start-up": marks["validate"][0]}
     parts.update({name: end - begin for name, (begin, end) in marks.items()})
@@ -105,7 +93,7 @@ def ci_toolkit_cli(ctx: Context, rep: int) -> Sample:
         "ready_from_up": ready_from_up,
         # From the last service's successful probe to the `<== ready` line: loop and discovery cost.
         "after_ready": parts["up"] + parts["ready"] - ready_from_up,
-        "lag": lag,
+        **timing,
     }
 
 
@@ -146,23 +134,28 @@ def _finish(
     ctx: Context, project: Project, eps: dict[str, Endpoint], seconds: float, wall: float, **extra: Any
 ) -> Sample:
     problem = verify(eps)
-    lag = _lag(ctx, project, wall + seconds)
+    timing = _postgres_timing(ctx, project, wall, seconds)
     down_seconds = project.down()
     return {
         "seconds": seconds,
         "ok": not problem,
         "problem": problem,
         "down_seconds": down_seconds,
-        "lag": lag,
+        **timing,
         **extra,
     }
 
 
-def _lag(ctx: Context, project: Project, declared_at: float) -> float | None:
-    """Seconds from postgres logging "ready to accept connections" (it is always the last
-    service up) to the variant declaring the stack ready. Negative would mean declared too early."""
+def _postgres_timing(
+    ctx: Context, project: Project, wall: float, declared: float, up_at: float = 0.0
+) -> dict[str, float]:
+    """From postgres' own log (it is always the last service up): `postgres_up`, seconds from the
+    start of compose's `up` (`up_at` seconds into the variant) until postgres accepted connections,
+    and `lag`, from then until the variant declared the stack ready (negative: declared too early)."""
     server_ready = postgres_ready_at(ctx.engine, project.name)
-    return None if server_ready is None else declared_at - server_ready
+    if server_ready is None:
+        return {}
+    return {"postgres_up": server_ready - wall - up_at, "lag": wall + declared - server_ready}
 
 
 VARIANTS: dict[str, tuple[str, Callable[[Context, int], Sample]]] = {
