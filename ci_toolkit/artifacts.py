@@ -25,13 +25,20 @@ def write_json(path: Path, data: Any) -> Path:
     return write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def collect_stack(run_dir: Path, stack: compose.Stack, engine: Engine | None) -> list[str]:
-    """Service logs and state, taken before teardown removes them. Returns problems seen."""
+def collect_stack(
+    run_dir: Path, stack: compose.Stack, engine: Engine | None, *, compose_ps: bool
+) -> list[str]:
+    """Service logs and state, taken before teardown removes them. Returns problems seen.
+
+    `ps.json` comes from the engine (one API call per container); `compose_ps` adds
+    `docker compose ps` itself (`compose-ps.json`, ~0.1 s more) for the diagnostics bundle.
+    """
     problems: list[str] = []
-    try:
-        write_json(run_dir / "ps.json", compose.ps_json(stack))
-    except Exception as exc:  # collecting evidence must never mask the run's own outcome
-        problems.append(f"ps.json: {exc}")
+    if compose_ps or engine is None:
+        try:
+            write_json(run_dir / "compose-ps.json", compose.ps_json(stack))
+        except Exception as exc:  # collecting evidence must never mask the run's own outcome
+            problems.append(f"compose-ps.json: {exc}")
     if engine is None:
         write_text(run_dir / "logs" / "all.log", compose.logs(stack))
         return problems
@@ -39,6 +46,7 @@ def collect_stack(run_dir: Path, stack: compose.Stack, engine: Engine | None) ->
         containers = engine.containers(stack.project)
     except Exception as exc:
         return [*problems, f"containers: {exc}"]
+    write_json(run_dir / "ps.json", [state.to_dict() for state in containers])
     inspected = []
     for state in containers:
         try:

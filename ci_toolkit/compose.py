@@ -112,10 +112,23 @@ def owner_labels(run_id: str, *, keep: bool) -> dict[str, str]:
     return {
         "io.ci-toolkit.run-id": run_id,
         "io.ci-toolkit.owner-pid": str(os.getpid()),
+        # With the pid, the owner's start time tells the owner from a later process that reuses its pid.
+        "io.ci-toolkit.owner-start": str(process_start_ticks(os.getpid()) or 0),
         "io.ci-toolkit.owner-host": socket.gethostname(),
         "io.ci-toolkit.started-at": str(int(time.time())),
         "io.ci-toolkit.keep": "true" if keep else "false",
     }
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """When a process started, in clock ticks since boot (/proc/PID/stat field 22); None if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces and parentheses: split after its last ')'.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[19])
 
 
 def write_owner_override(path: Path, model: Mapping[str, Any], labels: Mapping[str, str]) -> Path:

@@ -8,6 +8,7 @@ Every exit path, including a signal, produces a `RunResult`.
 
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
 import threading
@@ -125,6 +126,7 @@ def validate(run: Run) -> str:
     engine_box: list[Engine | CiToolkitError] = []
     connector = threading.Thread(target=_connect_into, args=(engine_box,), daemon=True)
     connector.start()
+    _preload(run)
     findings = checks.Findings()
     try:
         run.env = checks.check_env(run.config, {**os.environ, **run.options.env}).values
@@ -141,6 +143,17 @@ def validate(run: Run) -> str:
     findings.raise_if_any()
     sweep(run)
     return f"{len(run.config.services)} service checks, compose {run.config.compose_files[0].name}"
+
+
+def _preload(run: Run) -> None:
+    """Import what later steps need (boto3 ~0.1 s, psycopg ~0.07 s) while compose validates."""
+    modules = []
+    if run.config.secrets.configured and not (run.options.secrets_from_env or run.options.secrets_file):
+        modules.append("boto3")
+    if run.config.migrations is not None:
+        modules.append("psycopg")
+    if modules:
+        threading.Thread(target=lambda: [importlib.import_module(m) for m in modules], daemon=True).start()
 
 
 def _connect_into(box: list[Engine | CiToolkitError]) -> None:
@@ -262,7 +275,8 @@ def test(run: Run) -> StepOutcome:
 def collect(run: Run) -> str:
     problems: list[str] = []
     if run.stack is not None:
-        problems = artifacts.collect_stack(run.run_dir, run.stack, run.engine)
+        evidence = run.failure is not None or run.options.diagnostics == "always"
+        problems = artifacts.collect_stack(run.run_dir, run.stack, run.engine, compose_ps=evidence)
     return "; ".join(problems)
 
 
@@ -296,7 +310,7 @@ def execute(run: Run) -> RunResult:
         for name, step in STEPS:
             run.timed(name, step)
     except (Exception, KeyboardInterrupt) as exc:
-        failure = exc
+        failure = run.failure = exc
     finally:
         run.guard.teardown()
         _safely(run, "collect", collect)

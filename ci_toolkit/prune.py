@@ -28,6 +28,7 @@ class OwnedStack:
     project: str
     run_id: str
     pid: int
+    pid_start: int  # the owner's start time in clock ticks since boot; 0 if unknown
     host: str
     started_at: float
     keep: bool
@@ -66,6 +67,7 @@ def owned_stacks(engine: Engine) -> list[OwnedStack]:
                 project=project,
                 run_id=labels.get(RUN_LABEL, ""),
                 pid=int(labels.get("io.ci-toolkit.owner-pid", "0")),
+                pid_start=int(labels.get("io.ci-toolkit.owner-start", "0")),
                 host=labels.get("io.ci-toolkit.owner-host", ""),
                 started_at=float(labels.get("io.ci-toolkit.started-at", "0")),
                 keep=labels.get("io.ci-toolkit.keep") == "true",
@@ -83,12 +85,18 @@ def decide(stack: OwnedStack, ttl_hours: float, now: float | None = None) -> Pru
         return PruneDecision(stack, False, "kept on purpose (stack up / --keep); removed only by TTL")
     if stack.host != socket.gethostname():
         return PruneDecision(stack, False, f"owned by host {stack.host}; removed only by TTL")
-    if not owner_alive(stack.pid):
+    if not owner_alive(stack.pid, stack.pid_start):
         return PruneDecision(stack, True, f"owner process {stack.pid} is gone")
     return PruneDecision(stack, False, f"owner process {stack.pid} is running")
 
 
-def owner_alive(pid: int) -> bool:
+def owner_alive(pid: int, start_ticks: int = 0) -> bool:
+    """Is the process that started the stack still running?
+
+    A pid alone is not enough: after the owner dies the pid may be reused by anything. The
+    owner's start time (recorded in the labels) tells the two apart. Without a recorded start
+    time, a running pid counts as the owner: never remove a stack that may be live.
+    """
     if pid <= 0:
         return False
     try:
@@ -96,15 +104,11 @@ def owner_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # alive, another user's
-    # A recycled pid belongs to some other program: only a ci-toolkit process counts.
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    try:
-        text = cmdline.read_bytes().replace(b"\0", b" ")
-    except OSError:
-        return True  # no /proc here: trust the pid
-    # An empty cmdline (a process mid-exec) cannot be judged: keep the stack, the TTL is the backstop.
-    return not text.strip() or b"ci_toolkit" in text or b"ci-toolkit" in text
+        pass  # alive, another user's
+    if start_ticks <= 0:
+        return True
+    current = compose.process_start_ticks(pid)
+    return current is None or current == start_ticks
 
 
 def prune(
