@@ -151,7 +151,7 @@ def teardown(r: Mapping[str, Any]) -> list[str]:
     in_run, by_hand = _med(td["integration_run_down_phase"]), _med(td["by_hand_down"])
     text = [
         f"**Teardown**: `ci-toolkit stack down` {citk:.2f} s vs bare `down -v` {bare:.2f} s",
-        f"({citk - bare:+.2f} s). Its compose command (`down --volumes --remove-orphans --timeout 10`)",
+        f"({citk - bare:+.2f} s). Its compose command (`down --volumes --remove-orphans --timeout 3`)",
         f"is not the cost: as integration-run's down phase it takes {in_run:.2f} s vs {by_hand:.2f} s",
         "by hand. The rest is a second ci-toolkit process: interpreter start-up, imports, config, exit.",
     ]
