@@ -283,14 +283,17 @@ def stack_down(
 def stack_prune(
     older_than: Annotated[
         float,
-        typer.Option("--older-than", help="Also remove any ci-toolkit stack older than this many hours."),
+        typer.Option(
+            "--older-than", help="Kept stacks and other hosts' stacks older than this many hours go too."
+        ),
     ] = 24.0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
     json_mode: JsonOpt = False,
 ) -> None:
-    """Remove stacks whose owning run is gone (killed, crashed) or older than --older-than.
+    """Remove stacks whose owning run is gone (killed, crashed).
 
-    A live run's stack is never touched; kept stacks (stack up, --keep) only by age.
+    A live run's stack is never touched; kept stacks (stack up, --keep) and other hosts'
+    stacks go once they are older than --older-than.
     """
     from ci_toolkit.commands.stack import stack_prune as command
 
@@ -315,6 +318,8 @@ def test(
     suite: SuiteOpt = None,
     workers: WorkersOpt = None,
     test_timeout: TestTimeoutOpt = None,
+    secrets_from_env: SecretsFromEnvOpt = False,
+    secrets_file: SecretsFileOpt = None,
     json_mode: JsonOpt = False,
 ) -> None:
     """Run pytest against the recorded stack, with the exported environment."""
@@ -322,7 +327,19 @@ def test(
 
     opts = _opts(config, artifacts_dir, project, json_mode)
     choice = _choice(suite, None, workers, test_timeout)
-    _exit(guarded(lambda: command(opts, tuple(pytest_args or ()), choice)))  # type: ignore[arg-type]
+    args = tuple(pytest_args or ())
+    secrets_path = secrets_file.resolve() if secrets_file else None
+    _exit(
+        guarded(
+            lambda: command(
+                opts,  # type: ignore[arg-type]
+                args,
+                choice,  # type: ignore[arg-type]
+                secrets_from_env=secrets_from_env,
+                secrets_file=secrets_path,
+            )
+        )
+    )
 
 
 @app.command("version")

@@ -203,7 +203,13 @@ def down(stack: Stack, timeout: float, *, force: threading.Event | None = None) 
     if force is None or not force.is_set():
         try:
             stack.run(
-                "down", "--volumes", "--remove-orphans", "--timeout", "10", timeout=timeout, cancel=force
+                "down",
+                "--volumes",
+                "--remove-orphans",
+                "--timeout",
+                str(STOP_GRACE),
+                timeout=timeout,
+                cancel=force,
             )
             return
         except CommandError:

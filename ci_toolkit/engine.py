@@ -70,8 +70,16 @@ class Engine:
         return dict(self.api.version())
 
     def containers(self, project: str) -> list[ContainerState]:
+        import docker.errors
+
         listed = self.api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
-        return [self.inspect(c["Id"]) for c in listed]
+        states = []
+        for c in listed:
+            try:
+                states.append(self.inspect(c["Id"]))
+            except docker.errors.NotFound:
+                continue  # removed between the listing and the inspect (a teardown, a prune)
+        return states
 
     def inspect(self, container_id: str) -> ContainerState:
         data = self.api.inspect_container(container_id)
@@ -163,11 +171,16 @@ def leftovers(engine: Engine, project: str) -> dict[str, list[str]]:
 
 def remove_leftovers(engine: Engine, project: str) -> dict[str, list[str]]:
     """The safety net after `compose down`: force-remove anything still labelled with the project."""
+    import docker.errors
+
     found = leftovers(engine, project)
-    for container_id in found["containers"]:
-        engine.api.remove_container(container_id, force=True, v=True)
-    for network_id in found["networks"]:
-        engine.api.remove_network(network_id)
-    for volume in found["volumes"]:
-        engine.api.remove_volume(volume, force=True)
+    removals = [
+        *((engine.api.remove_container, (c,), {"force": True, "v": True}) for c in found["containers"]),
+        *((engine.api.remove_network, (n,), {}) for n in found["networks"]),
+        *((engine.api.remove_volume, (v,), {"force": True}) for v in found["volumes"]),
+    ]
+    for remove, args, kwargs in removals:
+        # NotFound: someone else (a concurrent prune) removed it first; that is the goal reached.
+        with contextlib.suppress(docker.errors.NotFound):
+            remove(*args, **kwargs)
     return found

@@ -112,7 +112,7 @@ def wait_ready(
             states = {c.service: c for c in engine.containers(project)}
             for name, state in states.items():
                 _fail_if_broken(engine, state, containers.get(name), checked=name in checks)
-                if name not in checks and name not in ready and _up(state):
+                if name not in checks and name not in ready and (_up(state) or _finished(state)):
                     ready[name] = Readiness(name, time.monotonic() - started, 0)
                     on_ready(ready[name])
             if len(ready) >= len(states) and all(n in ready for n in checks):
@@ -139,14 +139,24 @@ def wait_ready(
             waiter.stop.set()
 
 
-def watch(engine: Engine, project: str, baseline: Mapping[str, ContainerState]) -> None:
+def watch(
+    engine: Engine,
+    project: str,
+    baseline: Mapping[str, ContainerState],
+    checked: frozenset[str] = frozenset(),
+) -> None:
     """Raise `ServiceNotReady` if a container exited, restart-looped or turned unhealthy
     since `baseline` was taken (used while the tests run)."""
     for state in engine.containers(project):
         before = baseline.get(state.service)
         if before is not None and before.status in ("exited", "dead"):
             continue  # it had already finished (an init job) before the tests started
-        _fail_if_broken(engine, state, before, phase="during the tests")
+        _fail_if_broken(engine, state, before, checked=state.service in checked, phase="during the tests")
+
+
+def _finished(state: ContainerState) -> bool:
+    """A one-shot job (seed, init) that ran to completion: ready in its own way."""
+    return state.status == "exited" and state.exit_code == 0
 
 
 def _up(state: ContainerState) -> bool:

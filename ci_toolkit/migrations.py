@@ -81,45 +81,60 @@ def apply(
         raise ConfigError(f"migrations.table {table!r} is not a plain SQL identifier")
     try:
         conn = psycopg.connect(dsn, connect_timeout=max(2, int(timeout)), autocommit=True)
-    except psycopg.OperationalError as exc:
+    except psycopg.Error as exc:  # unreachable, refused, or a malformed DSN
         raise MigrationError(f"cannot connect to the migrations database: {_first(exc)}") from None
     applied: list[str] = []
     skipped: list[str] = []
-    with conn:
-        conn.execute(f"SET statement_timeout = {int(timeout * 1000)}")
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} (version bigint PRIMARY KEY, name text NOT NULL, "
-            "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        done = {
-            row[0]: (row[1], row[2]) for row in conn.execute(f"SELECT version, name, checksum FROM {table}")
-        }
-        for migration in migrations:
-            if migration.version in done:
-                name, checksum = done[migration.version]
-                if checksum != migration.checksum():
-                    raise MigrationError(
-                        f"{migration.path}: already applied as {name} but the file has changed since",
-                        hint="add a new migration instead of editing an applied one, or start a fresh stack",
-                    )
-                skipped.append(migration.name)
-                continue
-            t0 = time.monotonic()
-            sql = migration.sql()
-            try:
-                with conn.transaction():
-                    conn.execute(sql.encode())  # bytes: run as-is, no placeholder parsing
-                    conn.execute(
-                        f"INSERT INTO {table} (version, name, checksum) VALUES (%s, %s, %s)",
-                        (migration.version, migration.name, migration.checksum()),
-                    )
-            except psycopg.Error as exc:
-                raise MigrationError(
-                    _describe(migration, sql, exc), hint="fix the file; nothing from it was applied"
-                ) from None
-            applied.append(migration.name)
-            on_applied(migration.name, time.monotonic() - t0)
+    try:
+        with conn:
+            done = _prepare(conn, table, timeout)
+            for migration in migrations:
+                if migration.version in done:
+                    _check_unchanged(migration, *done[migration.version])
+                    skipped.append(migration.name)
+                    continue
+                t0 = time.monotonic()
+                _apply_one(conn, table, migration)
+                applied.append(migration.name)
+                on_applied(migration.name, time.monotonic() - t0)
+    except psycopg.Error as exc:  # the tracking table itself: no privilege, connection lost, ...
+        raise MigrationError(f"migrations failed on the tracking table {table}: {_first(exc)}") from None
     return MigrationResult(tuple(applied), tuple(skipped), time.monotonic() - started)
+
+
+def _prepare(conn: Any, table: str, timeout: float) -> dict[int, tuple[str, str]]:
+    """Create the tracking table if needed; return what was applied: version -> (name, checksum)."""
+    conn.execute(f"SET statement_timeout = {int(timeout * 1000)}")
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {table} (version bigint PRIMARY KEY, name text NOT NULL, "
+        "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    return {row[0]: (row[1], row[2]) for row in conn.execute(f"SELECT version, name, checksum FROM {table}")}
+
+
+def _check_unchanged(migration: Migration, name: str, checksum: str) -> None:
+    if checksum != migration.checksum():
+        raise MigrationError(
+            f"{migration.path}: already applied as {name} but the file has changed since",
+            hint="add a new migration instead of editing an applied one, or start a fresh stack",
+        )
+
+
+def _apply_one(conn: Any, table: str, migration: Migration) -> None:
+    import psycopg
+
+    sql = migration.sql()
+    try:
+        with conn.transaction():
+            conn.execute(sql.encode())  # bytes: run as-is, no placeholder parsing
+            conn.execute(
+                f"INSERT INTO {table} (version, name, checksum) VALUES (%s, %s, %s)",
+                (migration.version, migration.name, migration.checksum()),
+            )
+    except psycopg.Error as exc:
+        raise MigrationError(
+            _describe(migration, sql, exc), hint="fix the file; nothing from it was applied"
+        ) from None
 
 
 def _describe(migration: Migration, sql: str, exc: Any) -> str:

@@ -28,6 +28,7 @@ from ci_toolkit.errors import (
     InfrastructureError,
     Interrupted,
 )
+from ci_toolkit.redact import REDACTOR
 from ci_toolkit.result import PhaseResult, RunResult, ServiceResult
 from ci_toolkit.signals import SignalGuard
 from ci_toolkit.ui import Reporter
@@ -95,7 +96,8 @@ class Run:
         started = time.monotonic()
         status, detail = "failed", ""
         try:
-            outcome = step(self) or ""
+            with self.guard.step():
+                outcome = step(self) or ""
             if isinstance(outcome, StepOutcome):
                 status, detail = outcome.status, outcome.detail
             else:
@@ -126,6 +128,9 @@ def validate(run: Run) -> str:
     engine_box: list[Engine | CiToolkitError] = []
     connector = threading.Thread(target=_connect_into, args=(engine_box,), daemon=True)
     connector.start()
+    # Values of required and credential-looking variables can reach container inspect output
+    # and recorded commands: the redaction filter learns them before anything is written.
+    REDACTOR.add_sensitive_env({**os.environ, **run.options.env}, run.config.required_env)
     _preload(run)
     findings = checks.Findings()
     try:
@@ -189,7 +194,11 @@ def up(run: Run) -> str:
     labels = compose.owner_labels(run.run_id, keep=run.options.keep)
     override = compose.write_owner_override(run.run_dir / "compose.owner.json", run.model, labels)
     run.stack = compose.Stack(
-        run.project, (*run.config.compose_files, override), run.config.profiles, run.config.root, run.env
+        run.project,
+        (*run.config.compose_files, override),
+        run.config.profiles,
+        run.config.root,
+        dict(run.env),
     )
     run.up_started = time.monotonic()
     run.events = EventRecorder(run.engine, run.project).start()
@@ -255,6 +264,7 @@ def test(run: Run) -> StepOutcome:
     engine = run.engine
     assert engine is not None
     run.baseline = {c.service: c for c in engine.containers(run.project)}
+    checked = frozenset(s.name for s in run.config.services)
     run.test_run = testrun.run(
         run.config.pytest,
         {**run.env, **run.secrets, "CI_TOOLKIT_PROJECT": run.project, "CI_TOOLKIT_RUN_DIR": str(run.run_dir)},
@@ -265,7 +275,7 @@ def test(run: Run) -> StepOutcome:
         workers=run.options.workers,
         test_timeout=run.options.test_timeout,
         on_line=run.reporter.test_output,
-        watch=lambda: health.watch(engine, run.project, run.baseline),
+        watch=lambda: health.watch(engine, run.project, run.baseline, checked),
     )
     c = run.test_run.counts
     detail = f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.skipped} skipped"
@@ -309,6 +319,7 @@ def execute(run: Run) -> RunResult:
     try:
         for name, step in STEPS:
             run.timed(name, step)
+        run.guard.raise_if_received()  # a signal after the last step still counts
     except (Exception, KeyboardInterrupt) as exc:
         failure = run.failure = exc
     finally:
@@ -323,6 +334,8 @@ def execute(run: Run) -> RunResult:
                     failure = teardown_error
     if run.events is not None:
         run.events.stop()
+    if failure is None and run.guard.received is not None:
+        failure = Interrupted(run.guard.received)  # it came while teardown was being entered
     run.failure = failure
     result = outcome.build_result(run, failure)
     artifacts.write_json(run.run_dir / "run.json", result.to_dict())

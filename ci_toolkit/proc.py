@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import signal
 import subprocess
 import threading
 import time
@@ -141,15 +142,13 @@ def _communicate(
 
 
 def _kill(child: subprocess.Popen[str]) -> tuple[str, str]:
-    child.kill()
+    # The whole session: `docker compose` runs the compose plugin as a grandchild.
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        child.kill()
     try:
         out, err = child.communicate(timeout=10)
     except (subprocess.TimeoutExpired, ValueError):
         return "", ""
     return out or "", err or ""
-
-
-def _text(data: bytes | str | None) -> str:
-    if data is None:
-        return ""
-    return data.decode(errors="replace") if isinstance(data, bytes) else data

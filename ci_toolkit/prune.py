@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +79,16 @@ def owned_stacks(engine: Engine) -> list[OwnedStack]:
 
 def decide(stack: OwnedStack, ttl_hours: float, now: float | None = None) -> PruneDecision:
     age_hours = ((now or time.time()) - stack.started_at) / 3600
+    local = stack.host == socket.gethostname()
+    if local and not stack.keep:
+        # A run on this host: its owner decides, whatever its age (a 48 h soak is still live).
+        if owner_alive(stack.pid, stack.pid_start):
+            return PruneDecision(stack, False, f"owner process {stack.pid} is running")
+        return PruneDecision(stack, True, f"owner process {stack.pid} is gone")
     if age_hours > ttl_hours:
         return PruneDecision(stack, True, f"older than {ttl_hours:g}h ({age_hours:.1f}h)")
-    if stack.keep:
-        return PruneDecision(stack, False, "kept on purpose (stack up / --keep); removed only by TTL")
-    if stack.host != socket.gethostname():
-        return PruneDecision(stack, False, f"owned by host {stack.host}; removed only by TTL")
-    if not owner_alive(stack.pid, stack.pid_start):
-        return PruneDecision(stack, True, f"owner process {stack.pid} is gone")
-    return PruneDecision(stack, False, f"owner process {stack.pid} is running")
+    why = "kept on purpose (stack up / --keep)" if stack.keep else f"owned by host {stack.host}"
+    return PruneDecision(stack, False, f"{why}; removed only by TTL")
 
 
 def owner_alive(pid: int, start_ticks: int = 0) -> bool:
@@ -116,9 +117,12 @@ def prune(
 ) -> list[PruneDecision]:
     decisions = [decide(s, ttl_hours) for s in owned_stacks(engine) if s.project != exclude]
     if not dry_run:
-        for decision in decisions:
+        for i, decision in enumerate(decisions):
             if decision.stale:
-                remove(engine, decision.stack.project)
+                try:
+                    remove(engine, decision.stack.project)
+                except Exception as exc:  # one stubborn stack must not stop the sweep, nor the run
+                    decisions[i] = replace(decision, reason=f"{decision.reason}; removal failed: {exc}")
     return decisions
 
 

@@ -1,16 +1,18 @@
 """The one redaction filter: every line ci-toolkit prints or writes passes through it.
 
-Values are registered as soon as they are known (secrets, passwords in DSNs); each is
-replaced by `***` wherever it appears.
+Values are registered as soon as they are known (fetched secrets; the values of required
+and credential-looking environment variables); each is replaced by `***` wherever it appears.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable, Mapping
 
 MASK = "***"
-_MIN_LENGTH = 4  # shorter values would mask ordinary words
+_MIN_ENV_LENGTH = 8  # for values registered because of their variable's name
+MIN_LENGTH = 4  # shorter values would mask ordinary words
 # Credential-looking variable names whose values are redacted in environment snapshots.
 SENSITIVE_NAME = re.compile(r"(?i)(secret|token|passw(or)?d|pwd|api[_-]?key|credential|private|auth|session)")
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
@@ -23,7 +25,7 @@ class Redactor:
         self._pattern: re.Pattern[str] | None = None
 
     def add(self, value: str) -> None:
-        if len(value) < _MIN_LENGTH:
+        if len(value) < MIN_LENGTH:
             return
         with self._lock:
             if value not in self._values:
@@ -38,6 +40,16 @@ class Redactor:
     def __call__(self, text: str) -> str:
         pattern = self._pattern
         return pattern.sub(MASK, text) if pattern is not None else text
+
+    def add_sensitive_env(self, env: Mapping[str, str], names: Iterable[str] = ()) -> None:
+        """Register the values of `names` and of credential-looking variables (GITHUB_TOKEN, ...).
+
+        Short values are left out here: a required `MODE=test` must not mask the word "test".
+        """
+        wanted = set(names)
+        for name, value in env.items():
+            if (name in wanted or SENSITIVE_NAME.search(name)) and len(value) >= _MIN_ENV_LENGTH:
+                self.add(value)
 
     def env_snapshot(self, env: dict[str, str]) -> dict[str, str]:
         """A copy of `env` safe to write to disk: credential-looking values masked."""

@@ -19,9 +19,14 @@ HANDLED = (signal.SIGINT, signal.SIGTERM)
 
 
 class SignalGuard:
+    """Raises `Interrupted` only while a step runs (`armed`): a signal between steps, or while
+    the pipeline is deciding to tear down, is recorded and acted on at the next check, so it
+    can never skip the teardown that a `finally` is about to start."""
+
     def __init__(self) -> None:
         self.received: int | None = None
         self.in_teardown = False
+        self.armed = False
         self.force = threading.Event()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
@@ -30,7 +35,22 @@ class SignalGuard:
             self.force.set()
             return
         self.received = signum
-        raise Interrupted(signum)
+        if self.armed:
+            raise Interrupted(signum)
+
+    @contextmanager
+    def step(self) -> Iterator[None]:
+        """Signals interrupt the body; a signal that came before it interrupts it at once."""
+        self.raise_if_received()
+        self.armed = True
+        try:
+            yield
+        finally:
+            self.armed = False
+
+    def raise_if_received(self) -> None:
+        if self.received is not None and not self.in_teardown:
+            raise Interrupted(self.received)
 
     @contextmanager
     def installed(self) -> Iterator[SignalGuard]:

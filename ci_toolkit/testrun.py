@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci_toolkit.config import PytestConfig
-from ci_toolkit.errors import TestRunnerError
+from ci_toolkit.errors import CiToolkitError, TestRunnerError
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.result import FailedTest, TestCounts
 
@@ -216,10 +216,12 @@ def _watch(
     while not done.wait(WATCH_INTERVAL):
         try:
             watch()
-        except Exception as exc:  # handed to the main thread, which raises it after pytest stops
+        except CiToolkitError as exc:  # handed to the main thread, which raises it after pytest stops
             errors.append(exc)
             _stop(child)
             return
+        except Exception:
+            continue
 
 
 def _stop(child: subprocess.Popen[str]) -> None:

@@ -108,7 +108,9 @@ class RichReporter(Reporter):
         if self.quiet:
             return
         colour = {"ok": "green", "failed": "red", "interrupted": "yellow"}.get(phase.status, "white")
-        detail = f" ({phase.detail})" if phase.detail and phase.status != "failed" else ""
+        from rich.markup import escape
+
+        detail = f" ({escape(REDACTOR(phase.detail))})" if phase.detail and phase.status != "failed" else ""
         self.console.print(
             f"[{colour}]<== {phase.name} {phase.status}[/] in {phase.seconds:.2f}s{detail}", markup=True
         )

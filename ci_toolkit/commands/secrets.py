@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ci_toolkit import secrets
 from ci_toolkit.commands.common import CommonOptions, emit_json
+from ci_toolkit.errors import CiToolkitError
 
 
 def secrets_check(opts: CommonOptions, *, from_env: bool, file: Path | None) -> int:
@@ -20,18 +21,23 @@ def secrets_check(opts: CommonOptions, *, from_env: bool, file: Path | None) -> 
     resolution = secrets.resolve(config.secrets, source, file=file, stream=reporter.stream)
     for entry in resolution.entries:
         reporter.line(f"  {entry.describe()}", always=True)
+    failure: CiToolkitError | None = None
+    try:
+        resolution.raise_if_failed()
+    except CiToolkitError as exc:  # the same ranking decides the JSON and the exit code
+        failure = exc
     if opts.json_mode:
-        first = resolution.problems[0] if resolution.problems else None
         emit_json(
             {
-                "status": "ok" if first is None else first.status,
-                "exit_code": 0 if first is None else first.exit_code,
+                "status": "ok" if failure is None else failure.status,
+                "exit_code": 0 if failure is None else failure.exit_code,
                 "source": resolution.source,
                 "secrets": [e.to_dict() for e in resolution.entries],
                 "messages": [str(p) for p in resolution.problems],
             }
         )
-    resolution.raise_if_failed()
+    if failure is not None:
+        raise failure
     skipped = sum(1 for e in resolution.entries if e.status == "skipped")
     reporter.line(
         f"secrets: {len(resolution.values)} resolved from {resolution.source}"

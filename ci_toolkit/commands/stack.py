@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ci_toolkit import compose, endpoints, pipeline, selection, state
 from ci_toolkit.commands.common import CommonOptions, attach, emit_json, new_run
 from ci_toolkit.errors import ExitCode
@@ -14,15 +16,17 @@ from ci_toolkit.errors import ExitCode
 def stack_up(opts: CommonOptions, *, wait: bool) -> int:
     run = new_run(opts, keep=True)  # labels it as kept: `stack prune` leaves it to the TTL
     teardown_on_failure = True
-    try:
-        run.timed("validate", pipeline.validate)
-        run.timed("up", pipeline.up)
-        if wait:
-            run.timed("ready", pipeline.ready)
-        teardown_on_failure = False
-    finally:
-        if teardown_on_failure and run.stack is not None:
-            pipeline.down(run)
+    with run.guard.installed():
+        try:
+            run.timed("validate", pipeline.validate)
+            run.timed("up", pipeline.up)
+            if wait:
+                run.timed("ready", pipeline.ready)
+            teardown_on_failure = False
+        finally:
+            if teardown_on_failure and run.stack is not None:
+                run.guard.teardown()  # a second Ctrl-C now only forces it
+                pipeline.down(run)
     assert run.stack is not None
     state.save(state.path_for(run.config, opts.artifacts_dir), state.SavedStack(run.stack, run.run_id))
     run.reporter.line(f"stack {run.project} is up; `ci-toolkit stack down` removes it", always=True)
@@ -35,7 +39,8 @@ def stack_wait(opts: CommonOptions) -> int:
     import time
 
     run.up_started = time.monotonic()
-    run.timed("ready", pipeline.ready)
+    with run.guard.installed():
+        run.timed("ready", pipeline.ready)
     _print_services(run, opts)
     return 0
 
@@ -90,20 +95,33 @@ def stack_prune(older_than: float, *, dry_run: bool, json_mode: bool) -> int:
 def migrate(opts: CommonOptions) -> int:
     run, _ = attach(opts)
     pipeline.discover(run)
-    run.timed("migrate", pipeline.migrate)
+    with run.guard.installed():
+        run.timed("migrate", pipeline.migrate)
     return 0
 
 
-def test(opts: CommonOptions, pytest_args: tuple[str, ...], choice: selection.Choice | None = None) -> int:
+def test(
+    opts: CommonOptions,
+    pytest_args: tuple[str, ...],
+    choice: selection.Choice | None = None,
+    *,
+    secrets_from_env: bool = False,
+    secrets_file: Path | None = None,
+) -> int:
     run, _ = attach(opts)
     run.options = pipeline.RunOptions(
-        artifacts_dir=opts.artifacts_dir, project=run.project, pytest_args=pytest_args
+        artifacts_dir=opts.artifacts_dir,
+        project=run.project,
+        pytest_args=pytest_args,
+        secrets_from_env=secrets_from_env,
+        secrets_file=secrets_file,
     )
     selection.apply_to(run, choice or selection.Choice())  # --suite, --workers, --test-timeout
     run.env.update(run.options.env)
     pipeline.discover(run)
-    run.timed("secrets", pipeline.fetch_secrets)  # same [secrets] as a whole run, never on disk
-    run.timed("test", pipeline.test)
+    with run.guard.installed():  # SIGINT/SIGTERM: pytest gets the signal and a grace period
+        run.timed("secrets", pipeline.fetch_secrets)  # same [secrets] as a whole run, never on disk
+        run.timed("test", pipeline.test)
     assert run.test_run is not None
     counts = run.test_run.counts
     run.reporter.line(

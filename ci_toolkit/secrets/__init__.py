@@ -32,7 +32,8 @@ from ci_toolkit.errors import (
     UsageError,
     raise_ranked,
 )
-from ci_toolkit.redact import REDACTOR
+from ci_toolkit.github import escape_data
+from ci_toolkit.redact import MIN_LENGTH, REDACTOR
 from ci_toolkit.secrets.dotenv import parse_dotenv
 from ci_toolkit.secrets_config import SecretsConfig
 
@@ -70,8 +71,10 @@ class Resolution:
 
     def add(self, env: str, value: str, origin: str, note: str = "") -> None:
         self.values[env] = value
-        if 0 < len(value) < 4:  # REDACTOR ignores values this short: they would mask ordinary words
-            note = f"{note + '; ' if note else ''}shorter than 4 characters, so not masked in output"
+        if 0 < len(value) < MIN_LENGTH:  # REDACTOR ignores values this short: they would mask words
+            note = (
+                f"{note + '; ' if note else ''}shorter than {MIN_LENGTH} characters, so not masked in output"
+            )
         self.entries.append(Entry(env, origin, "ok", note))
 
     def skip(self, env: str, origin: str, note: str) -> None:
@@ -146,7 +149,7 @@ def protect(value: str, stream: IO[str] | None = None, environ: Mapping[str, str
     env = os.environ if environ is None else environ
     if stream is not None and env.get("GITHUB_ACTIONS", "").lower() == "true":
         for part in lines if len(lines) > 1 else [value]:
-            stream.write(f"::add-mask::{_escape_command_data(part)}\n")
+            stream.write(f"::add-mask::{escape_data(part)}\n")
         stream.flush()
 
 
@@ -159,10 +162,6 @@ def _encoded_forms(value: str) -> set[str]:
         json.dumps(value, ensure_ascii=False)[1:-1],
         repr(value)[1:-1],
     }
-
-
-def _escape_command_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 # -- offline sources -------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import assert_no_leaks
 from tests.faults.conftest import assert_clean_failure, start_run
 
 pytestmark = pytest.mark.usefixtures("engine_available")
@@ -179,5 +180,48 @@ def test_image_that_cannot_be_pulled(example_project: Path) -> None:
         expect_code=4,
         status="infra_error",
         message="could not pull ci-toolkit-test/does-not-exist",
+        project=data["project"],
+    )
+
+
+def test_one_shot_jobs_before_and_during_the_tests_are_not_failures(example_project: Path) -> None:
+    """A seed job that finished before `up` returned, and a job that finishes while the tests
+    run: both exit 0, and neither is a broken service."""
+    _compose_add(
+        example_project,
+        """  seed:
+    image: redis:7
+    command: ["sh", "-c", "exit 0"]
+  late-job:
+    image: redis:7
+    command: ["sh", "-c", "sleep 2"]
+  waits-for-seed:
+    image: redis:7
+    depends_on:
+      seed:
+        condition: service_completed_successfully
+""",
+    )
+    (example_project / "example" / "tests" / "test_zz_wait.py").write_text(
+        "import time\n\ndef test_outlives_the_late_job():\n    time.sleep(4)\n"
+    )
+    run = start_run(example_project)
+    code, data, output = run.finish()
+    assert code == 0, output
+    assert data["status"] == "passed" and data["tests"]["passed"] >= 5
+    assert_no_leaks(run.project)
+
+
+def test_malformed_migrations_dsn_is_a_migration_error(example_project: Path) -> None:
+    cfg = example_project / "ci-toolkit.toml"
+    cfg.write_text(cfg.read_text().replace('dsn = "{export.DATABASE_URL}"', 'dsn = "host=127.0.0.1 bogus"'))
+    code, data, output = start_run(example_project).finish()
+    assert_clean_failure(
+        code,
+        data,
+        output,
+        expect_code=5,
+        status="migration_error",
+        message="cannot connect to the migrations database",
         project=data["project"],
     )

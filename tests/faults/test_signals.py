@@ -146,3 +146,39 @@ def _children(pid: int) -> list[int]:
         text = (task / "children").read_text().split()
         found += [int(c) for c in text]
     return found
+
+
+def test_sigterm_during_tier3_test_stops_pytest_and_exits_143(example_project: Path, tmp_path: Path) -> None:
+    """`ci-toolkit test` on a kept stack: the signal reaches pytest, which stops; the stack stays."""
+    import subprocess
+    import sys
+
+    from tests.conftest import run_cli
+
+    env = add_slow_test(example_project, tmp_path / "marker")
+    project = "t3sig-" + os.urandom(4).hex()
+    up = run_cli(["stack", "up", "--project", project], example_project)
+    try:
+        assert up.returncode == 0, up.output
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ci_toolkit", "test", "--", "-k", "slow"],
+            cwd=example_project,
+            env={**os.environ, **env, "CI": "true"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "marker").exists():
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        children = _children(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 143, out
+        assert "interrupted by SIGTERM" in out
+        for pid in children:  # pytest got the signal and is gone, not left behind
+            assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    finally:
+        run_cli(["stack", "down", "--project", project], example_project)
+    assert_no_leaks(project)

@@ -23,8 +23,10 @@ def test_stack_up_migrate_test_down_loop(example_project: Path) -> None:
         up = run_cli(["stack", "up", "--project", project], example_project)
         assert up.returncode == 0, up.output
         assert f"stack {project} is up" in up.stdout and "export DATABASE_URL=" in up.stdout
-        state = json.loads((example_project / "ci-artifacts" / "stack.json").read_text())
+        state_text = (example_project / "ci-artifacts" / "stack.json").read_text()
+        state = json.loads(state_text)
         assert state["project"] == project
+        assert "DATABASE_URL" not in state_text and "test:test@" not in state_text  # no DSNs on disk
 
         first = run_cli(["migrate"], example_project)
         assert first.returncode == 0, first.output

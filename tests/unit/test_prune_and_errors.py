@@ -67,6 +67,13 @@ def test_start_time_is_read_even_with_spaces_in_the_command_name(tmp_path) -> No
         child.wait()
 
 
+def test_a_live_local_run_is_never_pruned_however_old() -> None:
+    """A 48 h soak is still a live run: age alone never removes a stack whose owner runs."""
+    started = compose.process_start_ticks(os.getpid())
+    decision = prune.decide(stack(os.getpid(), start=started or 0, age_hours=50), ttl_hours=24)
+    assert decision.stale is False and "is running" in decision.reason
+
+
 def test_kept_and_foreign_stacks_go_only_by_ttl() -> None:
     assert prune.decide(stack(999999, keep=True), ttl_hours=24).stale is False
     assert prune.decide(stack(999999, host="elsewhere"), ttl_hours=24).stale is False

@@ -55,3 +55,11 @@ def test_redactor_masks_every_known_value_and_env_snapshot() -> None:
     assert redactor("x s3cr3t-value y s3cr3t-value") == "x *** y ***"
     snap = redactor.env_snapshot({"API_TOKEN": "t", "HOME": "/root", "URL": "postgresql://u:pw@h/db"})
     assert snap == {"API_TOKEN": "***", "HOME": "/root", "URL": "postgresql://u:***@h/db"}
+
+
+def test_required_and_credential_looking_env_values_are_redacted() -> None:
+    redactor = Redactor()
+    env = {"SOME_TOKEN": "tok-0123456789", "MODE": "test", "DB_HOST": "db.internal.example", "GH_PAT": "x"}
+    redactor.add_sensitive_env(env, names=("DB_HOST", "MODE"))
+    text = redactor("tok-0123456789 db.internal.example test")
+    assert text == "*** *** test"  # short values ("test") are never registered this way
