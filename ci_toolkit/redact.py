@@ -15,6 +15,27 @@ _MIN_ENV_LENGTH = 8  # for values registered because of their variable's name
 MIN_LENGTH = 4  # shorter values would mask ordinary words
 # Credential-looking variable names whose values are redacted in environment snapshots.
 SENSITIVE_NAME = re.compile(r"(?i)(secret|token|passw(or)?d|pwd|api[_-]?key|credential|private|auth|session)")
+# Names the pattern above matches that hold no secret: masking the shell's working directory
+# would turn every path in the output into `***`.
+NOT_SECRET = frozenset(
+    {
+        "PWD",
+        "OLDPWD",
+        "XAUTHORITY",
+        "SSH_AUTH_SOCK",
+        "DBUS_SESSION_BUS_ADDRESS",
+        "XDG_SESSION_ID",
+        "XDG_SESSION_TYPE",
+        "XDG_SESSION_CLASS",
+        "XDG_SESSION_DESKTOP",
+    }
+)
+
+
+def looks_secret(name: str) -> bool:
+    return name not in NOT_SECRET and SENSITIVE_NAME.search(name) is not None
+
+
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
 
 
@@ -48,14 +69,14 @@ class Redactor:
         """
         wanted = set(names)
         for name, value in env.items():
-            if (name in wanted or SENSITIVE_NAME.search(name)) and len(value) >= _MIN_ENV_LENGTH:
+            if (name in wanted or looks_secret(name)) and len(value) >= _MIN_ENV_LENGTH:
                 self.add(value)
 
     def env_snapshot(self, env: dict[str, str]) -> dict[str, str]:
         """A copy of `env` safe to write to disk: credential-looking values masked."""
         safe = {}
         for name, value in sorted(env.items()):
-            if SENSITIVE_NAME.search(name) and value:
+            if looks_secret(name) and value:
                 safe[name] = MASK
             else:
                 safe[name] = _URL_PASSWORD.sub(r"\g<scheme>\g<user>:" + MASK + "@", self(value))

@@ -39,6 +39,7 @@ class LiveRun:
     project: str
     lines: queue.Queue[str] = field(default_factory=queue.Queue)
     stderr: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     def wait_for(self, pattern: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
@@ -57,8 +58,12 @@ class LiveRun:
         os.kill(self.proc.pid, signum)
 
     def finish(self, timeout: float = 120) -> tuple[int, dict[str, Any], str]:
-        stdout, _ = self.proc.communicate(timeout=timeout)
-        time.sleep(0.05)  # let the reader thread drain stderr
+        # stdout only: stderr has exactly one reader (the thread), or lines would be split between two.
+        assert self.proc.stdout is not None
+        stdout = self.proc.stdout.read()
+        self.proc.wait(timeout=timeout)
+        if self.reader is not None:
+            self.reader.join(timeout=10)
         output = "".join(self.stderr)
         json_lines = [line for line in stdout.splitlines() if line.strip()]
         assert len(json_lines) == 1, f"stdout must be one JSON object, got: {stdout!r}\n{output}"
@@ -87,7 +92,8 @@ def start_run(
             run.stderr.append(line)
             run.lines.put(line)
 
-    threading.Thread(target=read, daemon=True).start()
+    run.reader = threading.Thread(target=read, daemon=True)
+    run.reader.start()
     return run
 
 

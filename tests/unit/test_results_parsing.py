@@ -63,3 +63,11 @@ def test_required_and_credential_looking_env_values_are_redacted() -> None:
     redactor.add_sensitive_env(env, names=("DB_HOST", "MODE"))
     text = redactor("tok-0123456789 db.internal.example test")
     assert text == "*** *** test"  # short values ("test") are never registered this way
+
+
+def test_the_working_directory_is_not_a_secret() -> None:
+    """PWD matches the credential pattern ("pwd") but masking it would hide every path."""
+    redactor = Redactor()
+    redactor.add_sensitive_env({"PWD": "/home/me/project", "OLDPWD": "/home/me", "DB_PWD": "hunter2-long"})
+    assert redactor("/home/me/project/ci-artifacts hunter2-long") == "/home/me/project/ci-artifacts ***"
+    assert redactor.env_snapshot({"PWD": "/home/me/project"}) == {"PWD": "/home/me/project"}
