@@ -103,10 +103,7 @@ class Run:
             else:
                 detail = outcome
                 status = "skipped" if detail.startswith("skipped") else "ok"
-        except Interrupted:
-            status = "interrupted"
-            raise
-        except KeyboardInterrupt:
+        except (Interrupted, KeyboardInterrupt):
             status = "interrupted"
             raise
         finally:
@@ -298,8 +295,6 @@ def down(run: Run) -> str:
         # The safety net: whatever compose missed (a container created while `up` was
         # being killed) is removed by label.
         left = remove_leftovers(run.engine, run.project) if run.engine is not None else {}
-        if run.events is not None:
-            run.events.stop()
     missed = {kind: len(ids) for kind, ids in left.items() if ids}
     return f"removed after compose down: {missed}" if missed else ""
 

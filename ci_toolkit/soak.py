@@ -139,7 +139,7 @@ class Soak:
             assert self.engine is not None
             leaked = leftovers(self.engine, run.project)
             record = self._record(i, result, run.phases, seconds, deadline.fired, leaked)
-            _forget_commands()
+            COMMAND_LOG.clear()  # each iteration's bundle lists only its own commands
             if guard.received is not None:
                 raise Interrupted(guard.received)
             if self._stop_after(record):
@@ -176,7 +176,7 @@ class Soak:
                     result = outcome.build_result(run, failure)
                     artifacts.write_json(run.run_dir / "run.json", result.to_dict())
                     record = self._record(i, result, run.phases, time.monotonic() - started, fired, None)
-                    _forget_commands()
+                    COMMAND_LOG.clear()  # each iteration's bundle lists only its own commands
                     if setup_failure is not None or guard.received is not None or self._stop_after(record):
                         break
             finally:
@@ -258,9 +258,3 @@ class Soak:
             with open(summary, "a", encoding="utf-8") as fh:
                 fh.write(REDACTOR(markdown) + "\n")
         return self.report
-
-
-def _forget_commands() -> None:
-    """Each iteration's diagnostics list only its own commands, and a long soak does not grow
-    memory. (proc.CommandLog has no public clear(); this is the one place that needs it.)"""
-    COMMAND_LOG.clear()

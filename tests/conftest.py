@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,6 +117,24 @@ include = [
   { POSTGRES_IMAGE = "postgres:17", EXPECT_POSTGRES_MAJOR = "17" },
 ]
 """
+
+
+def load_config_text(tmp_path: Path, text: str) -> Any:
+    """Write `text` as ci-toolkit.toml in `tmp_path` and load it as a user's run would."""
+    from ci_toolkit import config
+
+    (tmp_path / "ci-toolkit.toml").write_text(text)
+    return config.load(tmp_path)
+
+
+def config_error(tmp_path: Path, text: str) -> str:
+    """The message of the config error `text` gives; it must carry the config exit code."""
+    from ci_toolkit.errors import ConfigError, ExitCode
+
+    with pytest.raises(ConfigError) as info:
+        load_config_text(tmp_path, text)
+    assert info.value.exit_code == ExitCode.CONFIG
+    return str(info.value)
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ class _Ssm:
 
     def where(self) -> str:
         arn = self.identity()
-        account = arn.split(":")[4] if arn.startswith("arn:") and arn.count(":") >= 5 else ""
+        account = _account(arn)
         custom = any(k in self.env for k in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM"))
         return (
             f"region {self.store.region}"
@@ -60,7 +60,7 @@ class _Ssm:
         """An AWS failure while reading `subject` (e.g. "SSM parameter /a/b (for B)")."""
         if failure.kind == "denied":
             arn = self.identity()
-            account = arn.split(":")[4] if arn.startswith("arn:") and arn.count(":") >= 5 else "<account>"
+            account = _account(arn) or "<account>"
             resource = resource if resource.startswith("/") else f"/{resource}"
             return SecretAccessDenied(
                 f"access denied reading {subject} as {arn}: {failure.message}",
@@ -285,3 +285,8 @@ def _credentials_hint(env: Mapping[str, str]) -> str:
         "log in (`aws sso login --profile NAME` and export AWS_PROFILE=NAME) or export credentials; "
         "offline, pass --secrets-from-env or --secrets-file PATH; or mark the secret `optional = true`"
     )
+
+
+def _account(arn: str) -> str:
+    """The account id in `arn:aws:sts::123456789012:assumed-role/...`, or "" if it is no ARN."""
+    return arn.split(":")[4] if arn.startswith("arn:") and arn.count(":") >= 5 else ""

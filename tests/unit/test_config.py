@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ci_toolkit import config
-from ci_toolkit.errors import ConfigError, ExitCode
-from tests.conftest import EXAMPLE_CONFIG, REPO
+from ci_toolkit.errors import ConfigError
+from tests.conftest import EXAMPLE_CONFIG, REPO, config_error
 
 
 def write(tmp_path: Path, text: str, name: str = "ci-toolkit.toml") -> Path:
@@ -17,12 +17,7 @@ def write(tmp_path: Path, text: str, name: str = "ci-toolkit.toml") -> Path:
     return path
 
 
-def load_error(tmp_path: Path, text: str) -> str:
-    write(tmp_path, text)
-    with pytest.raises(ConfigError) as info:
-        config.load(tmp_path)
-    assert info.value.exit_code == ExitCode.CONFIG
-    return str(info.value)
+load_error = config_error
 
 
 def test_bundled_example_config_loads() -> None:

@@ -7,21 +7,12 @@ from pathlib import Path
 import pytest
 
 from ci_toolkit import config
-from ci_toolkit.errors import ConfigError, ExitCode
+from ci_toolkit.errors import ConfigError
 from ci_toolkit.secrets_config import SecretParam, SecretPath
-from tests.conftest import EXAMPLE_CONFIG, REPO
+from tests.conftest import EXAMPLE_CONFIG, REPO, config_error, load_config_text
 
-
-def load(tmp_path: Path, text: str) -> config.Config:
-    (tmp_path / "ci-toolkit.toml").write_text(text)
-    return config.load(tmp_path)
-
-
-def load_error(tmp_path: Path, text: str) -> str:
-    with pytest.raises(ConfigError) as info:
-        load(tmp_path, text)
-    assert info.value.exit_code == ExitCode.CONFIG
-    return str(info.value)
+load = load_config_text
+load_error = config_error
 
 
 def test_string_and_table_forms_paths_and_options(tmp_path: Path) -> None:

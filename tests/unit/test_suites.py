@@ -14,23 +14,15 @@ import pytest
 
 from ci_toolkit import config, selection, suites, testrun
 from ci_toolkit.config import PytestConfig
-from ci_toolkit.errors import ConfigError, ExitCode, UsageError
+from ci_toolkit.errors import ExitCode, UsageError
 from ci_toolkit.pipeline import RunOptions
-from tests.conftest import EXAMPLE_CONFIG, REPO
+from tests.conftest import EXAMPLE_CONFIG, REPO, config_error, load_config_text
 
 MARKERS = '[pytest]\nmarkers = ["slow: long", "destructive: writes", "db(name): a database"]\n'
 
 
-def load(tmp_path: Path, text: str) -> config.Config:
-    (tmp_path / "ci-toolkit.toml").write_text(text)
-    return config.load(tmp_path)
-
-
-def load_error(tmp_path: Path, text: str) -> str:
-    with pytest.raises(ConfigError) as info:
-        load(tmp_path, text)
-    assert info.value.exit_code == ExitCode.CONFIG
-    return str(info.value)
+load = load_config_text
+load_error = config_error
 
 
 @pytest.mark.parametrize(
