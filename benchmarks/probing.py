@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ci_toolkit.config import ServiceCheck
-from ci_toolkit.engine import Engine
-from ci_toolkit.probes import NotReady, probe
+from ci_toolkit.config.loader import ServiceCheck
+from ci_toolkit.stack.engine import Engine
+from ci_toolkit.stack.probes import NotReady, probe
 
 MAX_IN_FLIGHT = 32  # per service, for the overlapping tight poll
 

@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     run_id = secrets.token_hex(3)
     scratch = Path(tempfile.mkdtemp(prefix=f"bench-{run_id}-"))
-    from ci_toolkit.engine import Engine
+    from ci_toolkit.stack.engine import Engine
 
     workdir = make_workdir(scratch / "example")
     ctx = Context(run_id, scratch, workdir, Engine.connect(), checks(workdir))

@@ -16,8 +16,8 @@ from typing import Any
 
 from benchmarks.probing import endpoints, tight_poll
 from benchmarks.stack import CITK, Context, Project, env, make_workdir, phase_marks, timed, timed_lines
-from ci_toolkit import testrun
-from ci_toolkit.config import load as load_config
+from ci_toolkit.config.loader import load as load_config
+from ci_toolkit.pipeline import pytest_run as testrun
 
 Sample = dict[str, Any]
 

@@ -100,7 +100,7 @@ def _choice(
     workers: str | None = None,
     timeout: float | None = None,
 ) -> object:
-    from ci_toolkit.selection import Choice
+    from ci_toolkit.pipeline.selection import Choice
 
     return Choice(suite, matrix_entry, workers, timeout)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from ci_toolkit import checks
 from ci_toolkit.commands.common import CommonOptions, emit_json
+from ci_toolkit.pipeline import checks
 
 
 def config_check(opts: CommonOptions) -> int:

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci_toolkit import checks, pipeline, state
 from ci_toolkit import config as config_mod
-from ci_toolkit.engine import Engine
+from ci_toolkit.output.console import Reporter, make_reporter
+from ci_toolkit.pipeline import checks
+from ci_toolkit.pipeline import saved_stack as state
+from ci_toolkit.pipeline import sequence as pipeline
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.signals import SignalGuard
-from ci_toolkit.ui import Reporter, make_reporter
+from ci_toolkit.stack.engine import Engine
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from ci_toolkit import github as gh
-from ci_toolkit import github_summary as ghs
-from ci_toolkit import pipeline, secrets, selection
+from ci_toolkit import secret_store
 from ci_toolkit.commands.common import CommonOptions, emit_json, new_run
-from ci_toolkit.diagnostics import early_failure
 from ci_toolkit.errors import CiToolkitError, Interrupted, UsageError
+from ci_toolkit.output import github as gh
+from ci_toolkit.output import github_summary as ghs
+from ci_toolkit.output.console import make_reporter
+from ci_toolkit.pipeline import selection
+from ci_toolkit.pipeline import sequence as pipeline
+from ci_toolkit.pipeline.diagnostics import early_failure
 from ci_toolkit.signals import SignalGuard
-from ci_toolkit.ui import make_reporter
 
 
 def integration_run(
@@ -34,7 +36,7 @@ def integration_run(
     run: pipeline.Run | None = None
     with guard.installed():
         try:
-            secrets.source_label(secrets_from_env, secrets_file)  # the two exclude each other
+            secret_store.source_label(secrets_from_env, secrets_file)  # the two exclude each other
             run = new_run(
                 opts,
                 guard,

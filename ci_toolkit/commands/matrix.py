@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
-from ci_toolkit import matrix as matrix_mod
 from ci_toolkit.commands.common import CommonOptions
+from ci_toolkit.config import matrix as matrix_mod
 from ci_toolkit.errors import UsageError
 
 

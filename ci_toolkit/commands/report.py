@@ -6,9 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-from ci_toolkit import report
 from ci_toolkit.commands.common import emit_json
 from ci_toolkit.errors import ExitCode
+from ci_toolkit.output import cell_report as report
 from ci_toolkit.redact import REDACTOR
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ci_toolkit import secrets
+from ci_toolkit import secret_store
 from ci_toolkit.commands.common import CommonOptions, emit_json
 from ci_toolkit.errors import CiToolkitError
 
@@ -12,13 +12,13 @@ from ci_toolkit.errors import CiToolkitError
 def secrets_check(opts: CommonOptions, *, from_env: bool, file: Path | None) -> int:
     config = opts.load_config()
     reporter = opts.reporter()
-    source = secrets.source_label(from_env, file)
+    source = secret_store.source_label(from_env, file)
     if not config.secrets.configured and file is None:
         reporter.line(f"{config.source}: no [secrets] configured", always=True)
         if opts.json_mode:
             emit_json({"status": "ok", "source": source, "secrets": []})
         return 0
-    resolution = secrets.resolve(config.secrets, source, file=file, stream=reporter.stream)
+    resolution = secret_store.resolve(config.secrets, source, file=file, stream=reporter.stream)
     for entry in resolution.entries:
         reporter.line(f"  {entry.describe()}", always=True)
     failure: CiToolkitError | None = None

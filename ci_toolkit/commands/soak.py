@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ci_toolkit import pipeline, selection
 from ci_toolkit.commands.common import CommonOptions, emit_json
+from ci_toolkit.config.soak_settings import SoakOptions, parse_duration
 from ci_toolkit.errors import UsageError
-from ci_toolkit.soak import Soak
-from ci_toolkit.soak_config import SoakOptions, parse_duration
+from ci_toolkit.pipeline import selection
+from ci_toolkit.pipeline import sequence as pipeline
+from ci_toolkit.soak.runner import Soak
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ci_toolkit import compose, endpoints, pipeline, selection, state
 from ci_toolkit.commands.common import CommonOptions, attach, emit_json, new_run
 from ci_toolkit.errors import ExitCode
+from ci_toolkit.pipeline import endpoints, selection
+from ci_toolkit.pipeline import saved_stack as state
+from ci_toolkit.pipeline import sequence as pipeline
+from ci_toolkit.stack import compose
 
 
 def stack_up(opts: CommonOptions, *, wait: bool) -> int:
@@ -76,9 +79,9 @@ def stack_down(opts: CommonOptions) -> int:
 
 
 def stack_prune(older_than: float, *, dry_run: bool, json_mode: bool) -> int:
-    from ci_toolkit import prune
-    from ci_toolkit.engine import Engine
-    from ci_toolkit.ui import make_reporter
+    from ci_toolkit.output.console import make_reporter
+    from ci_toolkit.stack import prune
+    from ci_toolkit.stack.engine import Engine
 
     reporter = make_reporter(json_mode=json_mode, quiet=False)
     decisions = prune.prune(Engine.connect(), older_than, dry_run=dry_run)

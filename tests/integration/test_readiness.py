@@ -14,9 +14,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("engine_available
 
 def test_probes_speak_each_protocol(example_project: Path) -> None:
     """The probes against live services, and against the wrong service (a port mix-up)."""
-    from ci_toolkit.config import ServiceCheck
-    from ci_toolkit.engine import Engine
-    from ci_toolkit.probes import NotReady, probe
+    from ci_toolkit.config.loader import ServiceCheck
+    from ci_toolkit.stack.engine import Engine
+    from ci_toolkit.stack.probes import NotReady, probe
 
     project = f"pr-{secrets.token_hex(4)}"
     up = run_cli(["stack", "up", "--project", project], example_project)

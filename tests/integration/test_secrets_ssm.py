@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ci_toolkit import aws
-from ci_toolkit.secrets import resolve
-from ci_toolkit.secrets_config import SecretParam, SecretPath, SecretsConfig
+from ci_toolkit.config.secret_params import SecretParam, SecretPath, SecretsConfig
+from ci_toolkit.secret_store import aws, resolve
 from tests.aws_fixtures import ACCOUNT, MotoServer, clean_env, moto_server, run_toolkit
 
 pytestmark = pytest.mark.integration

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from ci_toolkit import config as config_mod
-from ci_toolkit import github as gh
-from ci_toolkit import github_summary as ghs
+from ci_toolkit.output import github as gh
+from ci_toolkit.output import github_summary as ghs
+from ci_toolkit.output.console import Reporter, make_reporter
 from ci_toolkit.redact import REDACTOR
-from ci_toolkit.result import FailedTest, PhaseResult, RunResult, ServiceResult, TestCounts
-from ci_toolkit.ui import Reporter, make_reporter
+from ci_toolkit.results.model import FailedTest, PhaseResult, RunResult, ServiceResult, TestCounts
 from tests.conftest import run_cli
 
 SECRET = "gh-unit-s3cret-value-7f3a"  # registered once; unlikely to appear anywhere else

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from ci_toolkit import config, matrix, selection
+from ci_toolkit import config
+from ci_toolkit.config import matrix
+from ci_toolkit.config.schema import Problems, Table
 from ci_toolkit.errors import ConfigError, UsageError
-from ci_toolkit.pipeline import RunOptions
-from ci_toolkit.schema import Problems, Table
+from ci_toolkit.pipeline import selection
+from ci_toolkit.pipeline.sequence import RunOptions
 from tests.conftest import EXAMPLE_CONFIG, REPO, run_cli
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ci_toolkit.errors import ConfigError
-from ci_toolkit.migrations import discover
+from ci_toolkit.pipeline.migrations import discover
 
 
 def test_files_are_ordered_by_number_not_name(tmp_path: Path) -> None:

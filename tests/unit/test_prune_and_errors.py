@@ -8,8 +8,8 @@ import subprocess
 import sys
 import time
 
-from ci_toolkit import compose, prune
 from ci_toolkit.errors import CommandError
+from ci_toolkit.stack import compose, prune
 
 HOST = socket.gethostname()
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ci_toolkit.config import PytestConfig
+from ci_toolkit.config.loader import PytestConfig
+from ci_toolkit.pipeline.pytest_run import build_command
 from ci_toolkit.redact import Redactor
-from ci_toolkit.testrun import build_command, read_coverage, read_junit
+from ci_toolkit.results.junit import read_coverage, read_junit
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" errors="1" failures="1" skipped="1" tests="5">

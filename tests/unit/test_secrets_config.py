@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ci_toolkit import config
+from ci_toolkit.config.secret_params import SecretParam, SecretPath
 from ci_toolkit.errors import ConfigError
-from ci_toolkit.secrets_config import SecretParam, SecretPath
 from tests.conftest import EXAMPLE_CONFIG, REPO, config_error, load_config_text
 
 load = load_config_text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ci_toolkit.errors import ConfigError
-from ci_toolkit.secrets import parse_dotenv
+from ci_toolkit.secret_store import parse_dotenv
 
 
 def values(text: str) -> dict[str, str]:

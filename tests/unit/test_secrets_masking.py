@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from ci_toolkit import secrets
+from ci_toolkit import secret_store
+from ci_toolkit.config.secret_params import SecretParam, SecretsConfig
 from ci_toolkit.errors import SecretNotFound, UsageError
+from ci_toolkit.pipeline.pytest_run import redact_outputs
 from ci_toolkit.redact import REDACTOR
-from ci_toolkit.secrets.ssm import env_name
-from ci_toolkit.secrets_config import SecretParam, SecretsConfig
-from ci_toolkit.testrun import redact_outputs
+from ci_toolkit.secret_store.ssm import env_name
 
 
 def planted() -> str:
@@ -26,7 +26,7 @@ def planted() -> str:
 
 def test_every_encoded_form_is_masked() -> None:
     value = planted()
-    secrets.protect(value)
+    secret_store.protect(value)
     for form in (value, html.escape(value), json.dumps(value), repr(value), f"<x a={html.escape(value)}/>"):
         assert value not in REDACTOR(form) and "***" in REDACTOR(form), form
     assert REDACTOR(json.dumps({"v": value})) == '{"v": "***"}'
@@ -34,7 +34,7 @@ def test_every_encoded_form_is_masked() -> None:
 
 def test_multiline_values_mask_line_by_line() -> None:
     value = f"-----BEGIN-{random.token_hex(4)}-----\nline-{random.token_hex(4)}\n-----END-----"
-    secrets.protect(value)
+    secret_store.protect(value)
     for line in value.splitlines():
         assert REDACTOR(f"log: {line}") == "log: ***"
 
@@ -42,19 +42,19 @@ def test_multiline_values_mask_line_by_line() -> None:
 def test_add_mask_only_in_actions_escaped_and_per_line() -> None:
     value = f"v-{random.token_hex(4)}%\r"
     quiet = io.StringIO()
-    secrets.protect(value, quiet, environ={})
+    secret_store.protect(value, quiet, environ={})
     assert quiet.getvalue() == ""
     stream = io.StringIO()
-    secrets.protect(value, stream, environ={"GITHUB_ACTIONS": "true"})
+    secret_store.protect(value, stream, environ={"GITHUB_ACTIONS": "true"})
     assert stream.getvalue() == f"::add-mask::{value[:-2]}%25%0D\n"
     stream = io.StringIO()
-    secrets.protect("first-line\nsecond-line", stream, environ={"GITHUB_ACTIONS": "true"})
+    secret_store.protect("first-line\nsecond-line", stream, environ={"GITHUB_ACTIONS": "true"})
     assert stream.getvalue() == "::add-mask::first-line\n::add-mask::second-line\n"
 
 
 def test_files_pytest_wrote_are_rewritten_binary_ones_left_alone(tmp_path: Path) -> None:
     value = planted()
-    secrets.protect(value)
+    secret_store.protect(value)
     (tmp_path / "htmlcov").mkdir()
     (tmp_path / "junit.xml").write_text(f"<system-out>key={html.escape(value)}</system-out>")
     (tmp_path / "htmlcov" / "index.html").write_text(f"<p>{value}</p>")
@@ -71,25 +71,25 @@ def test_from_env_and_file_resolve_without_aws(tmp_path: Path) -> None:
         params=(SecretParam("API_KEY", "/ci/test/api_key"), SecretParam("OPT", "/ci/test/opt", optional=True))
     )
     value = planted()
-    res = secrets.resolve(cfg, "environment", environ={"API_KEY": value})
+    res = secret_store.resolve(cfg, "environment", environ={"API_KEY": value})
     assert res.values == {"API_KEY": value} and not res.problems
     assert [(e.env, e.status) for e in res.entries] == [("API_KEY", "ok"), ("OPT", "skipped")]
     assert value not in json.dumps([e.to_dict() for e in res.entries])
 
-    missing = secrets.resolve(cfg, "environment", environ={})
+    missing = secret_store.resolve(cfg, "environment", environ={})
     with pytest.raises(SecretNotFound, match="API_KEY is not set in the environment"):
         missing.raise_if_failed()
 
     env_file = tmp_path / "ci.env"
     env_file.write_text(f"API_KEY={json.dumps(value)}\nEXTRA=also-given\n")  # "..." escapes as JSON
-    res = secrets.resolve(cfg, f"file {env_file}", file=env_file)
+    res = secret_store.resolve(cfg, f"file {env_file}", file=env_file)
     assert res.values == {"API_KEY": value, "EXTRA": "also-given"}
     assert [e.origin for e in res.entries if e.status == "ok"] == ["ci.env:1", "ci.env:2"]
 
 
 def test_the_two_offline_sources_exclude_each_other(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="exclude each other"):
-        secrets.source_label(True, tmp_path / "x.env")
+        secret_store.source_label(True, tmp_path / "x.env")
 
 
 def test_leaf_names_become_variable_names() -> None:

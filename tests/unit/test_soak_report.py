@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from ci_toolkit import config, soak_report
+from ci_toolkit import config
+from ci_toolkit.config.soak_settings import parse_duration
 from ci_toolkit.errors import ConfigError, UsageError
-from ci_toolkit.soak_config import parse_duration
+from ci_toolkit.soak import report as soak_report
 from tests.conftest import EXAMPLE_CONFIG
 
 FLAKY = "example/tests/test_orders.py::test_flaky_on_request"

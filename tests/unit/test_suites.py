@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from ci_toolkit import config, selection, suites, testrun
-from ci_toolkit.config import PytestConfig
+from ci_toolkit import config
+from ci_toolkit.config import suites
+from ci_toolkit.config.loader import PytestConfig
 from ci_toolkit.errors import ExitCode, UsageError
-from ci_toolkit.pipeline import RunOptions
+from ci_toolkit.pipeline import pytest_run as testrun
+from ci_toolkit.pipeline import selection
+from ci_toolkit.pipeline.sequence import RunOptions
 from tests.conftest import EXAMPLE_CONFIG, REPO, config_error, load_config_text
 
 MARKERS = '[pytest]\nmarkers = ["slow: long", "destructive: writes", "db(name): a database"]\n'

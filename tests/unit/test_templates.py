@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ci_toolkit.templates import Endpoint, TemplateError, refs, render
+from ci_toolkit.config.templates import Endpoint, TemplateError, refs, render
 
 ENDPOINTS = {"postgres": Endpoint("127.0.0.1", {5432: 49001}), "nats": Endpoint("127.0.0.1", {4222: 49002})}
 

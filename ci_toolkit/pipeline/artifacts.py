@@ -1,0 +1,66 @@
+"""What a run leaves behind in its artifacts dir: service logs, `ps` JSON, the commands run,
+a redacted environment snapshot and `run.json`. Everything goes through the redaction filter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ci_toolkit.proc import COMMAND_LOG
+from ci_toolkit.redact import REDACTOR
+from ci_toolkit.stack import compose
+from ci_toolkit.stack.engine import Engine
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(REDACTOR(text), encoding="utf-8")
+    return path
+
+
+def write_json(path: Path, data: Any) -> Path:
+    return write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def collect_stack(
+    run_dir: Path, stack: compose.Stack, engine: Engine | None, *, compose_ps: bool
+) -> list[str]:
+    """Service logs and state, taken before teardown removes them. Returns problems seen.
+
+    `ps.json` comes from the engine (one API call per container); `compose_ps` adds
+    `docker compose ps` itself (`compose-ps.json`, ~0.1 s more) for the diagnostics bundle.
+    """
+    problems: list[str] = []
+    if compose_ps or engine is None:
+        try:
+            write_json(run_dir / "compose-ps.json", compose.ps_json(stack))
+        except Exception as exc:  # collecting evidence must never mask the run's own outcome
+            problems.append(f"compose-ps.json: {exc}")
+    if engine is None:
+        write_text(run_dir / "logs" / "all.log", compose.logs(stack))
+        return problems
+    try:
+        containers = engine.containers(stack.project)
+    except Exception as exc:
+        return [*problems, f"containers: {exc}"]
+    write_json(run_dir / "ps.json", [state.to_dict() for state in containers])
+    inspected = []
+    for state in containers:
+        try:
+            write_text(run_dir / "logs" / f"{state.service or state.name}.log", engine.logs(state.id))
+            inspected.append(engine.inspect_raw(state.id))
+        except Exception as exc:
+            problems.append(f"{state.name}: {exc}")
+    write_json(run_dir / "inspect.json", inspected)
+    return problems
+
+
+def write_commands(run_dir: Path) -> None:
+    write_json(run_dir / "commands.json", [r.to_dict() for r in COMMAND_LOG.records()])
+
+
+def write_env_snapshot(run_dir: Path, extra: dict[str, str]) -> None:
+    write_json(run_dir / "env.json", REDACTOR.env_snapshot({**os.environ, **extra}))

@@ -1,0 +1,112 @@
+"""The diagnostics bundle: written into the run's artifacts dir on every failure (and on
+success with `--diagnostics always`). `SUMMARY.md` at the top says in two lines what failed
+and where to look; the rest is the evidence.
+"""
+
+from __future__ import annotations
+
+import platform
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ci_toolkit import __version__
+from ci_toolkit.errors import CiToolkitError, ServiceNotReady
+from ci_toolkit.pipeline import artifacts
+from ci_toolkit.redact import REDACTOR
+from ci_toolkit.stack import compose
+
+if TYPE_CHECKING:
+    from ci_toolkit.pipeline.sequence import Run
+    from ci_toolkit.results.model import RunResult
+
+# For each status: the files that most likely explain it.
+LOOK_AT = {
+    "tests_failed": "junit.xml and pytest.log",
+    "coverage_below_threshold": "coverage.xml and htmlcov/index.html",
+    "test_runner_error": "pytest.log",
+    "migration_error": "the migration file named above, then logs/ for the database",
+    "config_error": "the config file named above (`ci-toolkit config check` repeats the check)",
+    "env_error": "env.json for what was set (`ci-toolkit env check` lists what is missing)",
+    "infra_error": "logs/, inspect.json (health-check output), events.json and commands.json",
+    "interrupted": "events.json and commands.json (what was running when the signal came)",
+    "internal_error": "traceback.log",
+}
+
+
+def write_bundle(run: Run, result: RunResult) -> None:
+    d = run.run_dir
+    artifacts.write_commands(d)
+    artifacts.write_env_snapshot(d, run.env)
+    artifacts.write_json(d / "ports.json", {name: s.to_dict() for name, s in run.services.items()})
+    if run.events is not None:
+        artifacts.write_json(d / "events.json", run.events.events)
+    artifacts.write_json(d / "versions.json", versions(run))
+    artifacts.write_text(d / "SUMMARY.md", summary(run, result))
+
+
+def early_failure(artifacts_dir: Path | None, project: str | None, error: CiToolkitError) -> RunResult:
+    """A run that failed before it could start (its config did not load): still a result,
+    and still a bundle, in `--artifacts-dir` or ./ci-artifacts."""
+    from ci_toolkit.results.model import RunResult
+
+    run_dir = (
+        (artifacts_dir or Path("ci-artifacts")) / (project or f"failed-{secrets.token_hex(4)}")
+    ).resolve()
+    result = RunResult(
+        error.status, error.exit_code, project, message=REDACTOR(str(error)), artifacts_dir=str(run_dir)
+    )
+    where = LOOK_AT.get(result.status, "the message above")
+    first = result.message.strip().splitlines()[0] if result.message.strip() else result.status
+    artifacts.write_json(run_dir / "run.json", result.to_dict())
+    artifacts.write_text(
+        run_dir / "SUMMARY.md",
+        f"**{result.status}** (exit code {result.exit_code}) before anything started: {first}\n"
+        f"Look at: {where}.\n\n```\n{result.message.strip()}\n```\n",
+    )
+    artifacts.write_commands(run_dir)
+    return result
+
+
+def summary(run: Run, result: RunResult) -> str:
+    first = result.message.strip().splitlines()[0] if result.message.strip() else result.status
+    where = LOOK_AT.get(result.status, "run.json")
+    if isinstance(run.failure, ServiceNotReady):
+        where = f"logs/{run.failure.service}.log, then {where}"
+    if result.status == "tests_failed" and result.tests.failures:
+        first = f"{len(result.tests.failures)} test(s) failed, first: {result.tests.failures[0].id}"
+    phase = next((p.name for p in result.phases if p.status in ("failed", "interrupted")), "-")
+    lines = [
+        f"**{result.status}** (exit code {result.exit_code}) in phase `{phase}`: {first}",
+        f"Look at: {where}. Everything is in `{run.run_dir}`.",
+        "",
+        "| phase | status | seconds |",
+        "| --- | --- | --- |",
+        *(f"| {p.name} | {p.status} | {p.seconds:.2f} |" for p in result.phases),
+        "",
+        f"Project `{run.project}`, run id `{run.run_id}`, config `{run.config.source}`.",
+    ]
+    if result.message.strip():
+        lines += ["", "```", result.message.strip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def versions(run: Run) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "ci-toolkit": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    try:
+        data["compose"] = compose.version()
+    except CiToolkitError as exc:
+        data["compose"] = f"unavailable: {exc.message}"
+    if run.engine is not None:
+        try:
+            engine = run.engine.version()
+            data["engine"] = {
+                k: engine.get(k) for k in ("Version", "ApiVersion", "Os", "Arch", "KernelVersion")
+            }
+        except Exception as exc:  # the engine may be the thing that broke
+            data["engine"] = f"unavailable: {exc}"
+    return data

@@ -1,0 +1,64 @@
+"""Where the live stack's services are, and the strings built from that: the exports for the
+tests, the migrations DSN, and the lines that tell a user how to reach a kept stack."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping
+
+from ci_toolkit.config import templates
+from ci_toolkit.config.loader import Config
+from ci_toolkit.errors import ConfigError, MigrationError
+from ci_toolkit.results.model import ServiceResult
+
+
+def of(services: Mapping[str, ServiceResult]) -> dict[str, templates.Endpoint]:
+    return {name: templates.Endpoint(s.host, s.ports) for name, s in services.items()}
+
+
+def render_exports(
+    config: Config, endpoints: Mapping[str, templates.Endpoint], env: Mapping[str, str]
+) -> dict[str, str]:
+    """The `[export]` table rendered in order (a later export may use an earlier one)."""
+    exports: dict[str, str] = {}
+    for name, template in config.export.items():
+        try:
+            exports[name] = templates.render(
+                template,
+                endpoints=endpoints,
+                default_ports=config.default_ports(),
+                env={**os.environ, **env},
+                exports=exports,
+            )
+        except templates.TemplateError as exc:
+            raise ConfigError(f"{config.source}: export.{name}: {exc}") from None
+    return exports
+
+
+def render_dsn(
+    template: str, config: Config, services: Mapping[str, ServiceResult], env: Mapping[str, str]
+) -> str:
+    """`migrations.dsn` against the live stack; `env` holds the exports (and secrets if allowed)."""
+    try:
+        return templates.render(
+            template,
+            endpoints=of(services),
+            default_ports=config.default_ports(),
+            env={**os.environ, **env},
+            exports=env,
+        )
+    except templates.TemplateError as exc:
+        raise MigrationError(f"{config.source}: migrations.dsn: {exc}") from None
+
+
+def describe(config: Config, services: Mapping[str, ServiceResult], env: Mapping[str, str]) -> list[str]:
+    """How to reach each service from the host, and the exports as shell lines."""
+    lines = []
+    for name, svc in sorted(services.items()):
+        ports = (
+            ", ".join(f"{c}->{svc.host}:{h}" for c, h in sorted(svc.ports.items())) or "no published ports"
+        )
+        lines.append(f"  {name}: {ports}")
+    lines += [f"  export {name}={shlex.quote(env[name])}" for name in config.export if name in env]
+    return lines

@@ -1,0 +1,237 @@
+"""Run pytest as a subprocess against the live stack and read back what it wrote.
+
+pytest writes JUnit XML and coverage XML+HTML into the run's artifacts dir; its output is
+streamed to the console and kept in `pytest.log`. Plugins are loaded explicitly with `-p`
+so the run works with PYTEST_DISABLE_PLUGIN_AUTOLOAD=1.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ci_toolkit.config.loader import PytestConfig
+from ci_toolkit.errors import CiToolkitError, TestRunnerError
+from ci_toolkit.redact import REDACTOR
+from ci_toolkit.results.junit import read_coverage, read_junit
+from ci_toolkit.results.model import TestCounts
+
+GRACE_SECONDS = 10.0  # after forwarding a signal, how long pytest gets to finish its reports
+PYTEST_EXIT = {
+    2: "was interrupted",
+    3: "hit an internal error",
+    4: "was called wrongly (usage error)",
+    5: "collected no tests",
+}
+
+
+@dataclass(frozen=True)
+class TestRun:
+    __test__ = False
+
+    exit_code: int
+    counts: TestCounts
+    coverage_percent: float | None
+    junit_xml: Path
+    command: tuple[str, ...]
+
+
+# Plugins that options need, by the name of their pytest11 entry point: `-p NAME` loads a
+# plugin even with PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 and is a no-op when it is already loaded.
+PLUGIN_OPTIONS = {
+    "xdist": ("-n", "--numprocesses", "--maxprocesses", "--dist", "--max-worker-restart"),
+    "timeout": ("--timeout", "--timeout-method", "--timeout_method", "--timeout-func-only"),
+    "pytest_cov": ("--cov", "--cov-report", "--cov-fail-under", "--cov-config", "--no-cov"),
+}
+
+
+def plugin_args(args: Sequence[str]) -> list[str]:
+    """`-p NAME` for each plugin whose options appear in `args` (unless args load or block it)."""
+    named = {args[i + 1] for i, a in enumerate(args[:-1]) if a == "-p"}
+    named |= {a[2:] for a in args if a.startswith("-p") and len(a) > 2}
+    out: list[str] = []
+    for plugin, options in PLUGIN_OPTIONS.items():
+        used = any(a.split("=", 1)[0] in options for a in args)
+        if plugin == "xdist":  # also the short forms -n4, -nauto
+            used = used or any(a.startswith("-n") and a[2:3].isalnum() for a in args)
+        if used and plugin not in named and f"no:{plugin}" not in named:
+            out += ["-p", plugin]
+    return out
+
+
+def runner_args(workers: str | None = None, test_timeout: float | None = None) -> list[str]:
+    """pytest-xdist workers (`-n`) and pytest-timeout's per-test limit (`--timeout`)."""
+    args = ["-n", workers] if workers else []
+    return args + ([f"--timeout={test_timeout:g}"] if test_timeout else [])
+
+
+def build_command(
+    cfg: PytestConfig,
+    out_dir: Path,
+    extra_args: Sequence[str] = (),
+    *,
+    workers: str | None = None,
+    test_timeout: float | None = None,
+) -> list[str]:
+    selected = [*cfg.args, *runner_args(workers, test_timeout), *extra_args]
+    cmd = [
+        cfg.python or sys.executable,
+        "-m",
+        "pytest",
+        *plugin_args(selected),
+        *cfg.paths,
+        *selected,
+        f"--junitxml={out_dir / 'junit.xml'}",
+        "-o",
+        "junit_family=xunit1",
+    ]  # xunit1 keeps file and line
+    if cfg.python is None:  # our plugin is importable only from our own interpreter
+        cmd += ["-p", "ci_toolkit.pytest_plugin"]
+    if cfg.coverage_source:
+        cmd += ["-p", "pytest_cov"]
+        cmd += [f"--cov={src}" for src in cfg.coverage_source]
+        cmd += [
+            f"--cov-report=xml:{out_dir / 'coverage.xml'}",
+            f"--cov-report=html:{out_dir / 'htmlcov'}",
+            "--cov-report=term",
+        ]
+    return cmd
+
+
+WATCH_INTERVAL = 0.25  # how often the stack is checked while the tests run
+
+
+def run(
+    cfg: PytestConfig,
+    env: Mapping[str, str],
+    out_dir: Path,
+    *,
+    cwd: Path,
+    timeout: float,
+    extra_args: Sequence[str] = (),
+    workers: str | None = None,
+    test_timeout: float | None = None,
+    on_line: Callable[[str], None] = lambda line: None,
+    watch: Callable[[], None] | None = None,
+) -> TestRun:
+    """Run pytest; `watch` is called periodically and may raise to stop the tests early
+    (a service container died under them)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("junit.xml", "coverage.xml"):
+        (out_dir / stale).unlink(missing_ok=True)
+    cmd = build_command(cfg, out_dir, extra_args, workers=workers, test_timeout=test_timeout)
+    full_env = {
+        **os.environ,
+        **env,
+        "COVERAGE_FILE": str(out_dir / ".coverage"),
+        "CI_TOOLKIT_MARKERS": "\n".join(cfg.markers),
+    }
+    on_line(f"$ {shlex.join(cmd)}")
+    # Own session: a Ctrl-C on the terminal reaches us only; we forward it once, on purpose.
+    child = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+    timer = threading.Timer(timeout, _stop, args=(child,))
+    timer.start()
+    started = time.monotonic()
+    watch_error: list[BaseException] = []
+    done = threading.Event()
+    if watch is not None:
+        threading.Thread(target=_watch, args=(watch, child, done, watch_error), daemon=True).start()
+    try:
+        with (out_dir / "pytest.log").open("w") as log:
+            assert child.stdout is not None
+            for line in child.stdout:
+                safe = REDACTOR(line)  # a test may print a secret it was given
+                log.write(safe)
+                on_line(safe.rstrip("\n"))
+        exit_code = child.wait()
+    except BaseException:
+        _stop(child)
+        raise
+    finally:
+        timer.cancel()
+        done.set()
+        redact_outputs(out_dir)
+    if watch_error:
+        raise watch_error[0]
+    if time.monotonic() - started >= timeout and exit_code != 0:
+        raise TestRunnerError(
+            f"pytest did not finish within {timeout:g}s and was stopped",
+            hint="raise timeouts.test, or look for a hanging test in pytest.log",
+        )
+    counts = read_junit(out_dir / "junit.xml", cwd)
+    if exit_code not in (0, 1):
+        what = PYTEST_EXIT.get(exit_code, f"exited with code {exit_code}")
+        hint = (
+            "check pytest.paths and the marker expression"
+            if exit_code == 5
+            else f"see {out_dir / 'pytest.log'}"
+        )
+        raise TestRunnerError(f"pytest {what} (exit code {exit_code})", hint=hint)
+    coverage = read_coverage(out_dir / "coverage.xml") if cfg.coverage_source else None
+    return TestRun(exit_code, counts, coverage, out_dir / "junit.xml", tuple(cmd))
+
+
+def redact_outputs(out_dir: Path) -> None:
+    """Mask registered secret values in every text file pytest wrote (junit.xml keeps a failing
+    test's captured output; coverage and HTML reports too). Binary files are left alone."""
+    if not REDACTOR.values():
+        return
+    for path in out_dir.rglob("*"):
+        try:
+            if not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        masked = REDACTOR(text)
+        if masked != text:
+            path.write_text(masked, encoding="utf-8")
+
+
+def _watch(
+    watch: Callable[[], None],
+    child: subprocess.Popen[str],
+    done: threading.Event,
+    errors: list[BaseException],
+) -> None:
+    while not done.wait(WATCH_INTERVAL):
+        try:
+            watch()
+        except CiToolkitError as exc:  # handed to the main thread, which raises it after pytest stops
+            errors.append(exc)
+            _stop(child)
+            return
+        except Exception:
+            continue
+
+
+def _stop(child: subprocess.Popen[str]) -> None:
+    """SIGINT first (pytest writes its reports on KeyboardInterrupt), then SIGKILL."""
+    if child.poll() is not None:
+        return
+    try:
+        os.killpg(child.pid, signal.SIGINT)
+        child.wait(GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,60 @@
+"""The stack a tier-3 `stack up` left running, so later commands can find it.
+
+Kept in `<artifacts_dir>/stack.json`; `--project` on a command overrides it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ci_toolkit.config.loader import Config
+from ci_toolkit.errors import UsageError
+from ci_toolkit.stack.compose import Stack
+
+FILE_NAME = "stack.json"
+
+
+@dataclass(frozen=True)
+class SavedStack:
+    stack: Stack
+    run_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.stack.to_dict(), "run_id": self.run_id, "env": dict(self.stack.env)}
+
+
+def path_for(config: Config, artifacts_dir: Path | None = None) -> Path:
+    return (artifacts_dir or config.artifacts_dir) / FILE_NAME
+
+
+def save(path: Path, saved: SavedStack) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(saved.to_dict(), indent=2) + "\n")
+
+
+def load(config: Config, path: Path, project: str | None) -> SavedStack:
+    if path.is_file():
+        data = json.loads(path.read_text())
+        if project is None or project == data["project"]:
+            stack = Stack(
+                data["project"],
+                tuple(Path(f) for f in data["files"]),
+                tuple(data["profiles"]),
+                Path(data["workdir"]),
+                data.get("env", {}),
+            )
+            return SavedStack(stack, data.get("run_id", ""))
+    if project is None:
+        raise UsageError(
+            f"no running stack recorded in {path}",
+            hint="start one with `ci-toolkit stack up`, or pass --project NAME",
+        )
+    return SavedStack(Stack(project, config.compose_files, config.profiles, config.root), "")
+
+
+def forget(path: Path, project: str) -> None:
+    if path.is_file() and json.loads(path.read_text()).get("project") == project:
+        path.unlink()

@@ -1,0 +1,93 @@
+"""What a run selects on top of the config: a suite, a matrix cell, workers, a per-test timeout.
+
+`apply` turns the command-line choices into a (Config, RunOptions) pair for the pipeline:
+the suite becomes `-m EXPR` plus its extra args (and its own coverage threshold), a matrix
+cell becomes variables for compose interpolation and the tests, `--workers` and
+`--test-timeout` become pytest-xdist and pytest-timeout options (loaded explicitly with `-p`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from ci_toolkit.config import matrix, suites
+from ci_toolkit.config.loader import Config
+from ci_toolkit.errors import UsageError
+from ci_toolkit.pipeline import artifacts
+from ci_toolkit.pipeline.sequence import Run, RunOptions
+
+WORKER_KEYWORDS = ("auto", "logical")
+FILE_NAME = "selection.json"  # in the run's artifacts dir; `report merge` names cells from it
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The command-line options: `--suite`, `--matrix-entry`, `--workers`, `--test-timeout`."""
+
+    suite: str | None = None
+    matrix_entry: str | None = None
+    workers: str | None = None
+    test_timeout: float | None = None
+
+
+def apply_to(run: Run, choice: Choice) -> matrix.Cell | None:
+    """Apply the choice to a new run (before it starts); record it in the run's artifacts dir."""
+    run.config, run.options, cell = apply(run.config, run.options, choice)
+    if choice != Choice():
+        record = {
+            **asdict(choice),
+            "cell": None if cell is None else cell.to_dict(),
+            "project": run.project,
+        }
+        artifacts.write_json(run.run_dir / FILE_NAME, record)
+    return cell
+
+
+def apply(
+    config: Config, options: RunOptions, choice: Choice
+) -> tuple[Config, RunOptions, matrix.Cell | None]:
+    suite, matrix_entry = choice.suite, choice.matrix_entry
+    env = dict(options.env)
+    cell = None
+    if matrix_entry:
+        cell = matrix.resolve(config.matrix, matrix.parse_entry(matrix_entry), config.source)
+        if cell.suite and suite and cell.suite != suite:
+            raise UsageError(f"--suite {suite} contradicts the matrix entry's suite {cell.suite!r}")
+        suite = suite or cell.suite
+        env.update(cell.env)
+        env["CI_TOOLKIT_MATRIX_CELL"] = cell.name
+    pytest_args = options.pytest_args
+    if suite:
+        chosen = suites.select(config.suites, suite, config.source)
+        pytest_args = (*chosen.pytest_args(), *pytest_args)  # the user's own args come last and win
+        env["CI_TOOLKIT_SUITE"] = chosen.name
+        if chosen.fail_under is not None:
+            config = replace(config, pytest=replace(config.pytest, fail_under=chosen.fail_under))
+    return (
+        config,
+        replace(
+            options,
+            pytest_args=pytest_args,
+            env=env,
+            suite=suite,
+            workers=check_workers(choice.workers),
+            test_timeout=check_timeout(choice.test_timeout),
+        ),
+        cell,
+    )
+
+
+def check_workers(workers: str | None) -> str | None:
+    """`--workers N|auto|logical` for pytest-xdist's `-n`."""
+    if workers is None:
+        return None
+    value = workers.strip().lower()
+    if value in WORKER_KEYWORDS or (value.isdigit() and int(value) >= 1):
+        return value
+    raise UsageError(f"--workers takes a number of processes (1 or more), auto or logical; got {workers!r}")
+
+
+def check_timeout(seconds: float | None) -> float | None:
+    if seconds is not None and seconds <= 0:
+        raise UsageError(f"--test-timeout must be greater than 0 seconds, got {seconds:g}")
+    return seconds

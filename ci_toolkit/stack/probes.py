@@ -1,0 +1,145 @@
+"""One readiness probe per service kind, each speaking the service's own protocol.
+
+A probe makes one attempt with a short timeout and raises `NotReady` with the reason if the
+service does not answer correctly yet. Retrying, overlapping and deadlines live in health.py.
+"""
+
+from __future__ import annotations
+
+import http.client as httplib
+import json
+import socket
+from collections.abc import Callable
+
+from ci_toolkit.config.loader import ServiceCheck
+from ci_toolkit.stack import pgwire
+
+
+class NotReady(Exception):
+    """This attempt did not get a correct answer; the reason is the message."""
+
+
+Probe = Callable[[ServiceCheck, str, dict[int, int], float], None]
+
+
+def probe(check: ServiceCheck, host: str, ports: dict[int, int], timeout: float) -> None:
+    try:
+        PROBES[check.kind](check, host, ports, timeout)
+    except NotReady:
+        raise
+    except pgwire.PgError as exc:
+        raise NotReady(f"postgres: {exc}") from None
+    except (OSError, ValueError, httplib.HTTPException) as exc:
+        raise NotReady(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+
+
+def _port(check: ServiceCheck, ports: dict[int, int], container_port: int | None = None) -> int:
+    wanted = container_port or check.port
+    if wanted not in ports:
+        raise NotReady(f"container port {wanted} is not published")
+    return ports[wanted]
+
+
+def postgres(check: ServiceCheck, host: str, ports: dict[int, int], timeout: float) -> None:
+    pgwire.select_one(host, _port(check, ports), check.user, check.password, check.database, timeout)
+
+
+def redis(check: ServiceCheck, host: str, ports: dict[int, int], timeout: float) -> None:
+    # RESP by hand: redis-py retries failed connects with ~1 s backoff on its own.
+    with socket.create_connection((host, _port(check, ports)), timeout=timeout) as sock:
+        sock.settimeout(timeout)
+        sock.sendall(b"PING\r\n")
+        reply = _readline(sock)
+    if reply != b"+PONG":
+        raise NotReady(f"redis answered {reply.decode(errors='replace')!r} to PING")
+
+
+def nats(check: ServiceCheck, host: str, ports: dict[int, int], timeout: float) -> None:
+    with socket.create_connection((host, _port(check, ports)), timeout=timeout) as sock:
+        sock.settimeout(timeout)
+        line = _readline(sock)
+        if not line.startswith(b"INFO "):
+            raise NotReady(f"nats sent {line[:60]!r} instead of INFO")
+        info = json.loads(line[5:])
+        connect = {"verbose": False, "pedantic": False, "name": "ci-toolkit", "headers": True}
+        sock.sendall(b"CONNECT " + json.dumps(connect).encode() + b"\r\nPING\r\n")
+        reply = _readline(sock)
+        if reply.startswith(b"-ERR"):
+            raise NotReady(f"nats: {reply.decode(errors='replace')}")
+        if reply != b"PONG":
+            raise NotReady(f"nats answered {reply!r} to PING")
+        if check.jetstream:
+            if not info.get("jetstream"):
+                raise NotReady("nats is up but JetStream is not enabled (start it with -js)")
+            _jetstream_api(sock)
+    if check.jetstream and check.monitor_port:
+        _http_ok(host, _port(check, ports, check.monitor_port), "/healthz", 200, timeout)
+
+
+def _jetstream_api(sock: socket.socket) -> None:
+    """Ask the JetStream API for account info over the client connection."""
+    sock.sendall(b"SUB _CITK.js 1\r\nPUB $JS.API.INFO _CITK.js 0\r\n\r\nPING\r\n")
+    while True:
+        line = _readline(sock)
+        if line.startswith(b"MSG "):
+            size = int(line.split()[-1])
+            body = _readexact(sock, size + 2)[:-2]
+            reply = json.loads(body or b"{}")
+            if "error" in reply:
+                raise NotReady(f"JetStream: {reply['error'].get('description', reply['error'])}")
+            return
+        if line.startswith(b"-ERR"):
+            raise NotReady(f"nats: {line.decode(errors='replace')}")
+        # PONG or +OK before the reply: keep reading until the reply or a timeout.
+
+
+def http(check: ServiceCheck, host: str, ports: dict[int, int], timeout: float) -> None:
+    _http_ok(host, _port(check, ports), check.path, check.expect_status, timeout)
+
+
+def _http_ok(host: str, port: int, path: str, expect: int, timeout: float) -> None:
+    conn = httplib.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"User-Agent": "ci-toolkit"})
+        status = conn.getresponse().status
+    finally:
+        conn.close()
+    if status != expect:
+        raise NotReady(f"GET {path} answered {status}, expected {expect}")
+
+
+def tcp(check: ServiceCheck, host: str, ports: dict[int, int], timeout: float) -> None:
+    # A bare connect succeeds against docker-proxy even when the container does not
+    # listen, so also require that the peer does not close the connection at once.
+    with socket.create_connection((host, _port(check, ports)), timeout=timeout) as sock:
+        sock.settimeout(min(timeout, 0.05))
+        try:
+            if sock.recv(1, socket.MSG_PEEK) == b"":
+                raise NotReady("connection closed by peer")
+        except TimeoutError:
+            pass  # open and silent: a listening server that waits for the client to speak
+
+
+def _readline(sock: socket.socket, limit: int = 65536) -> bytes:
+    buf = b""
+    while not buf.endswith(b"\r\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            raise NotReady("connection closed by peer")
+        buf += chunk
+        if len(buf) > limit:
+            raise NotReady("line too long")
+    return buf[:-2]
+
+
+def _readexact(sock: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise NotReady("connection closed by peer")
+        buf += chunk
+    return buf
+
+
+PROBES: dict[str, Probe] = {"postgres": postgres, "redis": redis, "nats": nats, "http": http, "tcp": tcp}
