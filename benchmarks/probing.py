@@ -37,7 +37,7 @@ def endpoints(
     result = {}
     for name, check in service_checks.items():
         ports = found[name].ports
-        result[name] = Endpoint(check, "127.0.0.1", {c: hp for c, (_, hp) in ports.items()})
+        result[name] = Endpoint(check, found[name].host, dict(ports))
     return result
 
 

@@ -1,11 +1,12 @@
-"""The one place that runs processes.
-
-`run()` logs the quoted command, records it (cwd, exit code, output, duration) for the
-diagnostics bundle, and raises `CommandError` on failure or timeout.
+"""The one place that runs processes: `run()` captures a short command's output, `stream()`
+hands a long one's (pytest's) to a callback line by line. Both merge `env` over the current
+environment, start the child in its own session, stop it one way (`_Supervisor`, `_stop`) and
+record it in `COMMAND_LOG` for the diagnostics bundle (which redacts it when it is written).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
@@ -13,13 +14,18 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import IO, Any
 
 from ci_toolkit.errors import CommandError
 
 log = logging.getLogger("ci_toolkit.proc")
+
+RECORDED_CHARS = 64 * 1024  # how much of a streamed command's output its record keeps (the end)
+TIMED_OUT = "timed out"  # `Streamed.stopped`: why ci-toolkit stopped the child
+CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -76,79 +82,219 @@ def run(
     `env` is merged over the current environment, so callers pass only what they add.
     The child runs in its own session: a Ctrl-C on the terminal reaches ci-toolkit only,
     which decides what to stop (a teardown must not be killed by a second Ctrl-C).
-    Setting `cancel` kills the child and raises `CommandError` with returncode None.
+    A timeout or setting `cancel` kills the child and raises `CommandError` with returncode None.
     """
-    argv = [str(part) for part in cmd]
-    full_env = {**os.environ, **env} if env is not None else None
-    workdir = os.fspath(cwd) if cwd is not None else os.getcwd()
-    log.debug("$ %s  (cwd=%s)", shlex.join(argv), workdir)
+    argv, workdir = [str(part) for part in cmd], os.fspath(cwd) if cwd is not None else os.getcwd()
     started = time.monotonic()
 
     def record(returncode: int | None, out: str, err: str) -> None:
         COMMAND_LOG.add(CommandRecord(tuple(argv), workdir, returncode, time.monotonic() - started, out, err))
 
+    stdin = subprocess.PIPE if input is not None else subprocess.DEVNULL
+    child = _spawn(argv, env, workdir, stdin=stdin, stderr=subprocess.PIPE)
+    supervisor = _Supervisor(child, grace=0).start(timeout, cancel)  # a short command is killed outright
     try:
-        child = subprocess.Popen(
-            argv,
-            env=full_env,
-            cwd=workdir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,
-        )
-    except FileNotFoundError:
-        record(127, "", "not found")
-        raise CommandError(argv, 127, "", f"{argv[0]}: command not found") from None
-    try:
-        out, err = _communicate(child, input, timeout, cancel)
-    except subprocess.TimeoutExpired:
-        out, err = _kill(child)
-        record(None, out, err)
-        raise CommandError(argv, None, out, err, timeout=timeout) from None
-    except _Cancelled:
-        out, err = _kill(child)
-        record(None, out, err)
-        raise CommandError(argv, None, out, err + "\n(cancelled)") from None
+        out, err = child.communicate(input)
     except BaseException:  # a signal turned into an exception: never leave the child behind
-        _kill(child)
+        _stop(child, 0)
+        child.wait()
         raise
+    finally:
+        supervisor.finished.set()
+    if supervisor.reason is not None:
+        record(None, out, err)
+        if supervisor.reason == TIMED_OUT:
+            raise CommandError(argv, None, out, err, timeout=timeout)
+        raise CommandError(argv, None, out, err + "\n(cancelled)")
     record(child.returncode, out, err)
     if check and child.returncode != 0:
         raise CommandError(argv, child.returncode, out, err)
     return subprocess.CompletedProcess(argv, child.returncode, out, err)
 
 
-class _Cancelled(Exception):
-    pass
+@dataclass(frozen=True)
+class Streamed:
+    """How a streamed command ended; `stopped` is TIMED_OUT or CANCELLED if ci-toolkit stopped it."""
+
+    cmd: tuple[str, ...]
+    returncode: int
+    seconds: float
+    stopped: str | None
+    stderr: str  # the end of stderr, when it was not merged into the lines
 
 
-def _communicate(
-    child: subprocess.Popen[str], input: str | None, timeout: float | None, cancel: threading.Event | None
-) -> tuple[str, str]:
-    if cancel is None:
-        return child.communicate(input, timeout=timeout)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
+def stream(
+    cmd: Sequence[str],
+    *,
+    on_line: Callable[[str], None],
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    merge_stderr: bool = False,
+    timeout: float | None = None,
+    cancel: threading.Event | None = None,
+    watch: Callable[[], None] | None = None,
+    interval: float = 0.1,
+    grace: float = 10.0,
+) -> Streamed:
+    """Run a long command, handing each line it writes (without the newline) to `on_line` in
+    the calling thread as it comes. A non-zero exit code is the caller's to judge.
+
+    Every `interval` seconds `timeout` and `cancel` are checked and `watch` is called; `watch`
+    may raise to stop the child, and its exception is raised here once the child has stopped.
+    Stopping is graceful: SIGINT to the child's session, SIGKILL `grace` seconds later. An
+    exception in the calling thread (a signal, Ctrl-C) stops the child the same way and is
+    re-raised; what the child writes while it stops (pytest's reports) still reaches `on_line`.
+    """
+    argv, workdir = [str(part) for part in cmd], os.fspath(cwd) if cwd is not None else os.getcwd()
+    started = time.monotonic()
+    err_pipe = subprocess.STDOUT if merge_stderr else subprocess.PIPE
+    child = _spawn(argv, env, workdir, stdin=subprocess.DEVNULL, stderr=err_pipe)
+    supervisor = _Supervisor(child, grace).start(timeout, cancel, watch, interval)
+    output, errors = _Tail(), _Tail()
+    err_reader = threading.Thread(target=_pump, args=(child.stderr, errors.add), daemon=True)
+    err_reader.start()
+
+    def take(line: str) -> None:
+        output.add(line)
+        on_line(line)
+
+    try:
         try:
-            return child.communicate(input, timeout=0.1)
-        except subprocess.TimeoutExpired:
-            input = None  # already sent
-            if cancel.is_set():
-                raise _Cancelled from None
-            if deadline is not None and time.monotonic() > deadline:
-                raise
+            _pump(child.stdout, take)
+            child.wait()
+        except BaseException:
+            threading.Thread(target=supervisor.stop, args=("interrupted",), daemon=True).start()
+            try:
+                _pump(child.stdout, take)
+            except BaseException:  # interrupted again while it stops: no more grace
+                _stop(child, 0)
+            child.wait()
+            raise
+    finally:
+        supervisor.finished.set()
+        err_reader.join(timeout=5)  # a grandchild may hold stderr open: do not wait for it
+        note = f"({supervisor.reason})" if supervisor.reason else ""
+        seconds = time.monotonic() - started
+        stderr = "\n".join(part for part in (errors.text(), note) if part)
+        COMMAND_LOG.add(CommandRecord(tuple(argv), workdir, child.returncode, seconds, output.text(), stderr))
+    if supervisor.error is not None:
+        raise supervisor.error
+    stopped = supervisor.reason if supervisor.reason in (TIMED_OUT, CANCELLED) else None
+    return Streamed(tuple(argv), child.returncode, seconds, stopped, errors.text())
 
 
-def _kill(child: subprocess.Popen[str]) -> tuple[str, str]:
-    # The whole session: `docker compose` runs the compose plugin as a grandchild.
+class _Supervisor:
+    """Stops a streamed child once, for the first reason that comes: its timeout, `cancel`,
+    `watch` raising, or the caller's thread being interrupted. A finished child is left alone."""
+
+    def __init__(self, child: subprocess.Popen[str], grace: float) -> None:
+        self.child, self.grace = child, grace
+        self.reason: str | None = None
+        self.error: BaseException | None = None
+        self.finished = threading.Event()
+        self._lock = threading.Lock()
+
+    def stop(self, reason: str, error: BaseException | None = None) -> None:
+        with self._lock:
+            if self.reason is not None or self.finished.is_set():
+                return
+            self.reason, self.error = reason, error
+        _stop(self.child, self.grace)
+
+    def start(
+        self,
+        timeout: float | None,
+        cancel: threading.Event | None,
+        watch: Callable[[], None] | None = None,
+        interval: float = 0.1,
+    ) -> _Supervisor:
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def supervise() -> None:
+            while self.reason is None and not self.finished.wait(interval):
+                if cancel is not None and cancel.is_set():
+                    self.stop(CANCELLED)
+                elif deadline is not None and time.monotonic() >= deadline:
+                    self.stop(TIMED_OUT)
+                elif watch is not None:
+                    try:
+                        watch()
+                    except Exception as exc:  # raised in the caller's thread once the child stopped
+                        self.stop(f"stopped: {exc}", exc)
+
+        threading.Thread(target=supervise, daemon=True).start()
+        return self
+
+
+class _Tail:
+    """The last RECORDED_CHARS of an output, in whole lines: a record never starts in the
+    middle of a line, nor of a secret that the redaction filter would then not recognise."""
+
+    def __init__(self) -> None:
+        self._lines: deque[str] = deque()
+        self._size = self._dropped = 0
+        self._lock = threading.Lock()
+
+    def add(self, line: str) -> None:
+        if len(line) >= RECORDED_CHARS:
+            line = f"[a line of {len(line)} characters, not kept]"
+        with self._lock:
+            self._lines.append(line + "\n")
+            self._size += len(line) + 1
+            while self._size > RECORDED_CHARS:
+                self._size -= len(self._lines.popleft())
+                self._dropped += 1
+
+    def text(self) -> str:
+        with self._lock:
+            kept = "".join(self._lines)
+        return f"[{self._dropped} earlier lines not kept]\n{kept}" if self._dropped else kept
+
+
+def _spawn(
+    argv: list[str], env: Mapping[str, str] | None, workdir: str, *, stdin: int, stderr: int
+) -> subprocess.Popen[str]:
+    """Start `argv` in its own session, `env` merged over ours; a missing program is recorded
+    and raised as `CommandError` with the shell's exit code 127."""
+    log.debug("$ %s  (cwd=%s)", shlex.join(argv), workdir)
     try:
-        os.killpg(child.pid, signal.SIGKILL)
+        return subprocess.Popen(
+            argv,
+            env={**os.environ, **env} if env is not None else None,
+            cwd=workdir,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            stdin=stdin,
+            text=True,
+            errors="replace",  # a stray byte in a tool's output must not crash the run
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        COMMAND_LOG.add(CommandRecord(tuple(argv), workdir, 127, 0.0, "", "not found"))
+        raise CommandError(argv, 127, "", f"{argv[0]}: command not found") from None
+
+
+def _pump(pipe: IO[str] | None, take: Callable[[str], None]) -> None:
+    """Each line to `take` until the output ends; then the pipe is closed."""
+    for line in pipe or ():
+        take(line.removesuffix("\n"))
+    if pipe is not None:
+        pipe.close()
+
+
+def _stop(child: subprocess.Popen[str], grace: float) -> None:
+    """SIGINT first (pytest writes its reports on KeyboardInterrupt), SIGKILL after `grace`
+    seconds (at once for grace 0). To the whole session: `docker compose` runs the compose
+    plugin as a grandchild, pytest-xdist its workers; SIGKILL also takes any that outlived it."""
+    if grace > 0 and child.poll() is None:
+        _signal_session(child, signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(grace)
+    _signal_session(child, signal.SIGKILL)
+
+
+def _signal_session(child: subprocess.Popen[str], signum: int) -> None:
+    try:
+        os.killpg(child.pid, signum)
     except (ProcessLookupError, PermissionError):
-        child.kill()
-    try:
-        out, err = child.communicate(timeout=10)
-    except (subprocess.TimeoutExpired, ValueError):
-        return "", ""
-    return out or "", err or ""
+        child.send_signal(signum)  # does nothing once the child is reaped

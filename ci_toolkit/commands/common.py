@@ -1,4 +1,4 @@
-"""What the commands share: loading config, opening a run, attaching to a kept stack."""
+"""What the commands share: the common options, planning a run, attaching to a kept stack."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ from typing import Any
 
 from ci_toolkit import config as config_mod
 from ci_toolkit.output.console import Reporter, make_reporter
-from ci_toolkit.pipeline import checks
-from ci_toolkit.pipeline import saved_stack as state
-from ci_toolkit.pipeline import sequence as pipeline
+from ci_toolkit.pipeline import checks, context, saved_stack, selection, sequence
+from ci_toolkit.pipeline.context import RunContext, RunOptions
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.signals import SignalGuard
-from ci_toolkit.stack.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -33,23 +31,37 @@ class CommonOptions:
         return config_mod.load(Path.cwd(), self.config_path)
 
 
-def new_run(opts: CommonOptions, guard: SignalGuard | None = None, **run_options: Any) -> pipeline.Run:
+def plan_run(
+    opts: CommonOptions,
+    *,
+    guard: SignalGuard | None = None,
+    reporter: Reporter | None = None,
+    choice: selection.Choice | None = None,
+    **run_options: Any,
+) -> RunContext:
+    """Everything a run needs, settled before it starts: config, choices (suite, matrix cell,
+    workers), project name and artifacts dir."""
     config = opts.load_config()
-    options = pipeline.RunOptions(artifacts_dir=opts.artifacts_dir, project=opts.project, **run_options)
-    return pipeline.Run(config, options, opts.reporter(), guard or SignalGuard())
+    options = RunOptions(artifacts_dir=opts.artifacts_dir, project=opts.project, **run_options)
+    choice = choice or selection.Choice()
+    config, options, cell = selection.apply(config, options, choice)
+    ctx = context.plan(config, options, reporter or opts.reporter(), guard)
+    selection.record(ctx, choice, cell)
+    return ctx
 
 
-def attach(opts: CommonOptions) -> tuple[pipeline.Run, Path]:
-    """A Run bound to the stack that `stack up` (or `--keep`) left running."""
+def attach(
+    opts: CommonOptions, *, choice: selection.Choice | None = None, **run_options: Any
+) -> sequence.Sequence:
+    """A sequence bound to the stack that `stack up` (or `--keep`) left running."""
     config = opts.load_config()
-    state_file = state.path_for(config, opts.artifacts_dir)
-    saved = state.load(config, state_file, opts.project)
-    options = pipeline.RunOptions(artifacts_dir=opts.artifacts_dir, project=saved.stack.project)
-    run = pipeline.Run(config, options, opts.reporter(), SignalGuard(), run_id=saved.run_id or "attached")
-    run.stack = saved.stack
-    run.env = {**checks.resolve_env(config).values, **saved.stack.env}
-    run.engine = Engine.connect()
-    return run, state_file
+    saved = saved_stack.load(config, saved_stack.path_for(config, opts.artifacts_dir), opts.project)
+    options = RunOptions(artifacts_dir=opts.artifacts_dir, project=saved.stack.project, **run_options)
+    choice = choice or selection.Choice()
+    config, options, cell = selection.apply(config, options, choice)
+    ctx = context.plan(config, options, opts.reporter(), run_id=saved.run_id or "attached")
+    selection.record(ctx, choice, cell)
+    return sequence.attach(ctx, saved, {**checks.resolve_env(config).values, **options.env})
 
 
 def emit_json(data: dict[str, Any]) -> None:

@@ -6,13 +6,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ci_toolkit import secret_store
-from ci_toolkit.commands.common import CommonOptions, emit_json, new_run
-from ci_toolkit.errors import CiToolkitError, Interrupted, UsageError
+from ci_toolkit.commands.common import CommonOptions, emit_json, plan_run
+from ci_toolkit.error_handler import classify
+from ci_toolkit.errors import CiToolkitError, UsageError
 from ci_toolkit.output import github as gh
 from ci_toolkit.output import github_summary as ghs
 from ci_toolkit.output.console import make_reporter
-from ci_toolkit.pipeline import selection
-from ci_toolkit.pipeline import sequence as pipeline
+from ci_toolkit.pipeline import selection, sequence
+from ci_toolkit.pipeline.context import RunContext
 from ci_toolkit.pipeline.diagnostics import early_failure
 from ci_toolkit.signals import SignalGuard
 
@@ -33,28 +34,27 @@ def integration_run(
     guard = SignalGuard()
     on_github = gh.enabled(github)
     reporter = make_reporter(json_mode=opts.json_mode, quiet=opts.quiet, github=on_github)
-    run: pipeline.Run | None = None
+    ctx: RunContext | None = None
     with guard.installed():
         try:
             secret_store.source_label(secrets_from_env, secrets_file)  # the two exclude each other
-            run = new_run(
+            ctx = plan_run(
                 opts,
-                guard,
+                guard=guard,
+                reporter=reporter,
+                choice=choice,
                 keep=keep,
                 pytest_args=pytest_args,
                 diagnostics=diagnostics,
                 secrets_from_env=secrets_from_env,
                 secrets_file=secrets_file.resolve() if secrets_file else None,
             )
-            selection.apply_to(run, choice or selection.Choice())  # --suite, --matrix-entry, ...
         except (CiToolkitError, KeyboardInterrupt) as exc:
-            error = exc if isinstance(exc, CiToolkitError) else Interrupted(2)
-            result = early_failure(opts.artifacts_dir, opts.project, error)
+            result = early_failure(opts.artifacts_dir, opts.project, classify(exc))
         else:
-            run.reporter = reporter
             if on_github:
-                gh.started(run.project)
-            result = pipeline.execute(run)
+                gh.started(ctx.project)
+            result = sequence.execute(ctx)
     if result.exit_code not in (0, 1) or result.status == "coverage_below_threshold":
         reporter.error(result.message)
     reporter.summary(result)
@@ -64,7 +64,7 @@ def integration_run(
             secrets_from_env=secrets_from_env,
             secrets_file=secrets_file,
         )
-        config = run.config if run else None
+        config = ctx.config if ctx else None
         invocation = ghs.Invocation.current(opts.config_path, pytest_args, config, options=repeat)
         gh.publish(result, invocation, reporter.stream)
     if opts.json_mode:

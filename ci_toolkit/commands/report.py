@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from ci_toolkit.commands.common import emit_json
 from ci_toolkit.errors import ExitCode
 from ci_toolkit.output import cell_report as report
+from ci_toolkit.output import github
 from ci_toolkit.redact import REDACTOR
 
 
@@ -18,10 +18,7 @@ def merge(dirs: tuple[Path, ...], *, output: Path | None = None, json_mode: bool
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+    github.append_step_summary(text)
     if json_mode:
         failed = report.failed_tests(cells)
         emit_json({"cells": [c.to_dict() for c in cells], "failed_tests": failed})

@@ -9,7 +9,7 @@ from ci_toolkit.commands.common import CommonOptions, emit_json
 from ci_toolkit.config.soak_settings import SoakOptions, parse_duration
 from ci_toolkit.errors import UsageError
 from ci_toolkit.pipeline import selection
-from ci_toolkit.pipeline import sequence as pipeline
+from ci_toolkit.pipeline.context import RunOptions
 from ci_toolkit.soak.runner import Soak
 
 
@@ -52,7 +52,7 @@ def soak(opts: CommonOptions, args: SoakArgs, choice: selection.Choice) -> int:
         raise UsageError(f"--iterations must be at least 1, got {options.iterations}")
     if choice.suite is None and choice.matrix_entry is None and defaults.suite:
         choice = replace(choice, suite=defaults.suite)
-    run_options = pipeline.RunOptions(
+    run_options = RunOptions(
         artifacts_dir=opts.artifacts_dir, project=opts.project, pytest_args=args.pytest_args
     )
     config, run_options, _ = selection.apply(config, run_options, choice)

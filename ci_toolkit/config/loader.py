@@ -1,4 +1,4 @@
-"""The `[tool.ci-toolkit]` schema: frozen dataclasses, validated once at load.
+"""Finding, reading and validating the `[tool.ci-toolkit]` table into a `model.Config`.
 
 Looked up in this order: `--config PATH`, `ci-toolkit.toml` (top-level keys), then
 `pyproject.toml` (`[tool.ci-toolkit]`). Every problem in the file is reported at once,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,122 +18,36 @@ from ci_toolkit.config import secret_params as secrets_config
 from ci_toolkit.config import soak_settings as soak_config
 from ci_toolkit.config import suites as suites_mod
 from ci_toolkit.config import templates
+from ci_toolkit.config.model import (
+    DEFAULT_ARTIFACTS_DIR,
+    DEFAULT_PORTS,
+    DEFAULT_PROJECT_PREFIX,
+    KIND_KEYS,
+    SERVICE_KINDS,
+    Config,
+    MigrationsConfig,
+    PytestConfig,
+    ServiceCheck,
+    Timeouts,
+)
 from ci_toolkit.config.schema import Problems, Table
-from ci_toolkit.config.secret_params import SecretsConfig
 from ci_toolkit.errors import ConfigError
 
-SERVICE_KINDS = ("postgres", "redis", "nats", "http", "tcp")
-DEFAULT_PORTS = {"postgres": 5432, "redis": 6379, "nats": 4222}
-# Keys that only make sense for one kind of readiness check.
-KIND_KEYS = {
-    "postgres": ("user", "password", "database"),
-    "nats": ("jetstream", "monitor_port"),
-    "http": ("path", "expect_status"),
-    "redis": (),
-    "tcp": (),
-}
-
-
-@dataclass(frozen=True)
-class ServiceCheck:
-    """How to tell that one compose service really answers."""
-
-    name: str
-    kind: str
-    port: int
-    timeout: float
-    user: str = "postgres"
-    password: str = ""
-    database: str = "postgres"
-    jetstream: bool = False
-    monitor_port: int | None = None
-    path: str = "/"
-    expect_status: int = 200
-
-    def to_dict(self) -> dict[str, Any]:
-        keep = ("name", "kind", "port", "timeout", *KIND_KEYS[self.kind])
-        data = {k: v for k, v in asdict(self).items() if k in keep}
-        if data.get("password"):
-            data["password"] = "***"
-        return data
-
-
-@dataclass(frozen=True)
-class MigrationsConfig:
-    directory: Path
-    dsn: str  # a template, rendered against the live stack
-    table: str = "ci_toolkit_migrations"
-
-
-@dataclass(frozen=True)
-class PytestConfig:
-    paths: tuple[str, ...] = ()
-    args: tuple[str, ...] = ()
-    markers: tuple[str, ...] = ()
-    coverage_source: tuple[str, ...] = ()
-    fail_under: float | None = None
-    python: str | None = None  # interpreter that runs pytest; default: the one running us
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    up: float = 300.0
-    ready: float = 120.0
-    migrate: float = 120.0
-    test: float = 3600.0
-    down: float = 120.0
-
-
-@dataclass(frozen=True)
-class Config:
-    source: Path
-    root: Path  # the directory relative paths are resolved against
-    compose_files: tuple[Path, ...]
-    profiles: tuple[str, ...]
-    services: tuple[ServiceCheck, ...]
-    required_env: tuple[str, ...]
-    env_defaults: Mapping[str, str]
-    export: Mapping[str, str]  # name -> template, in declaration order
-    migrations: MigrationsConfig | None
-    pytest: PytestConfig
-    timeouts: Timeouts
-    artifacts_dir: Path
-    project_prefix: str = "citk"
-    secrets: SecretsConfig = field(default_factory=SecretsConfig)
-    suites: Mapping[str, suites_mod.Suite] = field(default_factory=dict)
-    matrix: matrix_mod.Matrix | None = None
-    soak: soak_config.SoakConfig = field(default_factory=soak_config.SoakConfig)
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    def service(self, name: str) -> ServiceCheck | None:
-        return next((s for s in self.services if s.name == name), None)
-
-    def default_ports(self) -> dict[str, int]:
-        return {s.name: s.port for s in self.services}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": str(self.source),
-            "compose_files": [str(p) for p in self.compose_files],
-            "profiles": list(self.profiles),
-            "services": {s.name: s.to_dict() for s in self.services},
-            "env": {"required": list(self.required_env), "defaults": dict(self.env_defaults)},
-            "export": dict(self.export),
-            "migrations": None
-            if self.migrations is None
-            else {
-                "directory": str(self.migrations.directory),
-                "dsn": self.migrations.dsn,
-                "table": self.migrations.table,
-            },
-            "pytest": asdict(self.pytest),
-            "timeouts": asdict(self.timeouts),
-            "artifacts_dir": str(self.artifacts_dir),
-            "secrets": self.secrets.to_dict(),
-            "suites": {name: suite.to_dict() for name, suite in self.suites.items()},
-            "matrix": None if self.matrix is None else self.matrix.to_json(),
-            "soak": self.soak.to_dict(),
-        }
+# The model names this module defined before `model` existed stay importable from here
+# (pipeline/, stack/, output/, soak/ and secret_store/ import Config & friends from loader).
+__all__ = [
+    "DEFAULT_PORTS",
+    "KIND_KEYS",
+    "SERVICE_KINDS",
+    "Config",
+    "MigrationsConfig",
+    "PytestConfig",
+    "ServiceCheck",
+    "Timeouts",
+    "find_config",
+    "load",
+    "parse",
+]
 
 
 def find_config(start: Path, explicit: Path | None = None) -> tuple[Path, Mapping[str, Any]]:
@@ -170,8 +84,8 @@ def parse(data: Mapping[str, Any], source: Path) -> Config:
 
     compose_files = tuple(root / f for f in top.str_list("compose_files", ("docker-compose.test.yml",)))
     profiles = top.str_list("profiles")
-    artifacts_dir = root / top.get("artifacts_dir", str, "ci-artifacts")
-    prefix = top.get("project_prefix", str, "citk")
+    artifacts_dir = root / top.get("artifacts_dir", str, DEFAULT_ARTIFACTS_DIR)
+    prefix = top.get("project_prefix", str, DEFAULT_PROJECT_PREFIX)
 
     services = _services(top.table("services"))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 _FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _REF = re.compile(r"^(?P<scope>[A-Za-z0-9_.-]+?)\.(?P<attr>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<arg>\d+))?$")
@@ -24,6 +25,17 @@ class Ref:
     scope: str  # a service name, "env" or "export"
     attr: str  # host | port for services; a variable name for env/export
     arg: int | None  # container port for `port`
+
+
+class Reachable(Protocol):
+    """The one shape of port data: a host address and container port -> host port. The engine's
+    `ContainerState`, a run's `ServiceResult` and `Endpoint` below all have it."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def ports(self) -> Mapping[int, int]: ...
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,7 @@ def refs(template: str) -> list[Ref]:
 def render(
     template: str,
     *,
-    endpoints: Mapping[str, Endpoint],
+    endpoints: Mapping[str, Reachable],
     default_ports: Mapping[str, int],
     env: Mapping[str, str],
     exports: Mapping[str, str],

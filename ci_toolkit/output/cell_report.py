@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ci_toolkit.errors import UsageError
+from ci_toolkit.output import markdown as md
 from ci_toolkit.results.junit import read_junit
 from ci_toolkit.results.model import FailedTest, TestCounts
 
@@ -128,25 +129,25 @@ def render_markdown(cells: Sequence[CellResult]) -> str:
         took = f"{c.seconds:.1f}s" if c.seconds is not None else ""
         t = c.tests
         counts = f"{t.passed} | {t.failed} | {t.errors} | {t.skipped}"
-        lines.append(f"| {_md(c.name)} | {mark} {c.status} | {counts} | {took} |")
+        lines.append(f"| {_text(c.name)} | {mark} {c.status} | {counts} | {took} |")
     failing = failed_tests(cells)
     if failing:
         lines += ["", "### Failed tests", "", "| test | failed in |", "| --- | --- |"]
-        lines += [f"| `{test}` | {', '.join(_md(n) for n in names)} |" for test, names in failing.items()]
+        lines += [f"| {md.code(test)} | {', '.join(map(_text, names))} |" for test, names in failing.items()]
         lines += ["", "<details><summary>failure messages</summary>", ""]
         for c in cells:
             for f in c.tests.failures:
                 first = f.message.strip().splitlines()[0] if f.message.strip() else ""
-                lines.append(f"- **{_md(c.name)}** `{f.id}`: {_md(first[:300])}")
+                lines.append(f"- **{_text(c.name)}** {md.code(f.id)}: {_text(first[:300])}")
         lines += ["", "</details>"]
     outside = [c for c in bad if not c.tests.failures]
     if outside:
         lines += ["", "### Cells that failed outside the tests", ""]
         for c in outside:
             first = c.message.strip().splitlines()[0] if c.message.strip() else "no message"
-            lines.append(f"- **{_md(c.name)}**: {c.status}: {_md(first[:300])}")
+            lines.append(f"- **{_text(c.name)}**: {c.status}: {_text(first[:300])}")
     return "\n".join(lines) + "\n"
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _text(text: str) -> str:
+    return md.cell(text, escape_html=False)  # this report has always printed `<`, `>`, `&` as written

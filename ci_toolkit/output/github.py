@@ -1,12 +1,15 @@
-"""GitHub Actions awareness: log groups, annotations, the job summary and step outputs.
+"""GitHub Actions, all of it: workflow commands, the job summary and step outputs.
 
-On when `GITHUB_ACTIONS=true`, or forced with `--github` / `--no-github`. It adds:
+The one module that knows the runner's syntax and files; everyone else asks it. On when
+`GITHUB_ACTIONS=true`, or forced with `--github` / `--no-github`. It adds:
 
+- `::add-mask::` for each secret the moment it is known (`add_mask`, from `secret_store`);
 - `::group::` … `::endgroup::` around each phase (`GitHubReporter`); pytest's output is
   fenced with `::stop-commands::` so a test cannot issue workflow commands;
 - `::error file=…,line=…::` for each failed test and for config/migration errors;
-- a Markdown summary appended to `$GITHUB_STEP_SUMMARY`, ending with the one command that
-  repeats the run on the same checkout;
+- Markdown sections appended to `$GITHUB_STEP_SUMMARY` (`append_step_summary`, the only
+  writer of that file): the run's summary, ending with the one command that repeats it on
+  the same checkout (`github_summary`), the `report merge` table and the soak report;
 - step outputs in `$GITHUB_OUTPUT`. `$GITHUB_ENV` is never written.
 
 Text is redacted (`REDACTOR`) first, then escaped for the workflow-command syntax.
@@ -58,6 +61,19 @@ def command(name: str, message: str = "", **properties: str | int | None) -> str
     return f"::{name}{' ' + props if props else ''}::{escape_data(REDACTOR(message))}"
 
 
+def add_mask(value: str, stream: IO[str], environ: Mapping[str, str] | None = None) -> None:
+    """In GitHub Actions, tell the runner to mask `value` in the log, straight to `stream`.
+
+    Not through `command`: REDACTOR already knows the value and would print `***` instead.
+    The runner masks line by line, so a multi-line value is announced one line at a time."""
+    if not enabled(environ=environ):
+        return
+    lines = [line.strip() for line in value.splitlines() if line.strip()]
+    for part in lines if len(lines) > 1 else [value]:
+        stream.write(f"::add-mask::{escape_data(part)}\n")
+    stream.flush()
+
+
 class GitHubReporter(Reporter):
     """Plain lines, with a collapsible log group per phase and its result line after it."""
 
@@ -87,9 +103,6 @@ class GitHubReporter(Reporter):
         if not self.quiet:
             self.emit("::endgroup::")
         super().phase_end(phase)
-
-
-# -- what this run was --------------------------------------------------------------------
 
 
 # -- annotations --------------------------------------------------------------------------
@@ -211,6 +224,17 @@ def write_outputs(path: Path, values: Mapping[str, str]) -> None:
                 fh.write(f"{name}={value}\n")
 
 
+def append_step_summary(markdown: str, environ: Mapping[str, str] | None = None) -> None:
+    """Append a Markdown section to the job summary, redacted; nothing outside a job.
+
+    Each section ends with a blank line, so the next one (ours or a later step's) starts a new
+    block instead of running on into our last paragraph. OSError is the caller's to handle."""
+    target = (os.environ if environ is None else environ).get("GITHUB_STEP_SUMMARY")
+    if target:
+        with Path(target).open("a", encoding="utf-8") as fh:
+            fh.write(REDACTOR(markdown).rstrip("\n") + "\n\n")
+
+
 def started(project: str, environ: Mapping[str, str] | None = None) -> None:
     """Record the project name at once, so a cleanup step finds the stack even after a crash."""
     target = (os.environ if environ is None else environ).get("GITHUB_OUTPUT")
@@ -229,9 +253,7 @@ def publish(
     workspace = Path(environ.get("GITHUB_WORKSPACE") or inv.cwd)
     lines = annotation_lines(result, inv, workspace)
     try:
-        if summary := environ.get("GITHUB_STEP_SUMMARY"):
-            with Path(summary).open("a", encoding="utf-8") as fh:
-                fh.write(summary_markdown(result, inv, workspace, environ.get("GITHUB_SHA", "")))
+        append_step_summary(summary_markdown(result, inv, workspace, environ.get("GITHUB_SHA", "")), environ)
         if target := environ.get("GITHUB_OUTPUT"):
             write_outputs(Path(target), outputs(result))
     except OSError as exc:
@@ -239,6 +261,3 @@ def publish(
     for line in lines:
         stream.write(line + "\n")
     stream.flush()
-
-
-# -- helpers ------------------------------------------------------------------------------

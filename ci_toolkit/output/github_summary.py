@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci_toolkit.config.loader import Config
+from ci_toolkit.output import markdown as md
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.results.model import RunResult
 
@@ -105,23 +106,23 @@ def summary_markdown(result: RunResult, inv: Invocation, workspace: Path, sha: s
     icon = _ICONS.get(result.status, "❌")
     out = [f"## {icon} ci-toolkit integration-run: {result.status} (exit code {result.exit_code})", ""]
     if result.message and result.status not in ("passed", "tests_failed"):
-        out += [_fenced(result.message), ""]
+        out += [md.fenced(result.message), ""]
     if result.phases:
         out += ["| phase | status | seconds |", "| --- | --- | ---: |"]
-        out += [f"| {_cell(p.name)} | {_cell(p.status)} | {p.seconds:.2f} |" for p in result.phases]
+        out += [f"| {md.cell(p.name)} | {md.cell(p.status)} | {p.seconds:.2f} |" for p in result.phases]
         out += [f"| **total** | | **{sum(p.seconds for p in result.phases):.2f}** |", ""]
     if result.project and any(p.name == "up" for p in result.phases):
         down = next((p for p in result.phases if p.name == "down"), None)
         fate = "torn down" if down and down.status == "ok" else "**still running?** see the cleanup step"
         if down is None and result.status == "passed":
             fate = f"kept running (`ci-toolkit stack down --project {result.project}` removes it)"
-        out += [f"Stack {_code(result.project)}: {fate}", ""]
+        out += [f"Stack {md.code(result.project)}: {fate}", ""]
     if result.services:
         out += ["| service | ready in | ports |", "| --- | ---: | --- |"]
         for name, svc in sorted(result.services.items()):
             ready = "-" if svc.ready_seconds is None else f"{svc.ready_seconds:.2f} s"
             ports = ", ".join(f"{c} → {svc.host}:{h}" for c, h in sorted(svc.ports.items()))
-            out.append(f"| {_cell(name)} | {ready} | {_cell(ports)} |")
+            out.append(f"| {md.cell(name)} | {ready} | {md.cell(ports)} |")
         out.append("")
     t = result.tests
     if t.total or result.status in ("passed", "tests_failed", "coverage_below_threshold"):
@@ -135,21 +136,26 @@ def summary_markdown(result: RunResult, inv: Invocation, workspace: Path, sha: s
             where = (
                 f" ({relative_to(inv.root / failure.file, workspace)}:{failure.line})" if failure.file else ""
             )
-            out += [f"- {_code(failure.id)}{_cell(where)}", "", _fenced(trim(failure.message), "  "), ""]
+            out += [
+                f"- {md.code(failure.id)}{md.cell(where)}",
+                "",
+                md.fenced(trim(failure.message), "  "),
+                "",
+            ]
         if len(t.failures) > MAX_SUMMARY_FAILURES:
             out += [f"… and {len(t.failures) - MAX_SUMMARY_FAILURES} more (see junit.xml)", ""]
-    on = f" on a checkout of {_code(sha[:12])}" if sha else " on the same checkout"
+    on = f" on a checkout of {md.code(sha[:12])}" if sha else " on the same checkout"
     out += [
         "### Reproduce locally",
         "",
         f"Run{on}:",
         "",
-        _fenced(reproduce_command(inv, workspace), lang="sh"),
+        md.fenced(reproduce_command(inv, workspace), lang="sh"),
     ]
     if inv.secret_env:
-        out += ["", f"with {', '.join(map(_code, inv.secret_env))} exported (secret: values not shown)."]
+        out += ["", f"with {', '.join(map(md.code, inv.secret_env))} exported (secret: values not shown)."]
     if result.artifacts_dir:
-        out += ["", f"Artifacts (logs, JUnit, coverage): {_code(result.artifacts_dir)}"]
+        out += ["", f"Artifacts (logs, JUnit, coverage): {md.code(result.artifacts_dir)}"]
     return REDACTOR("\n".join(out) + "\n")
 
 
@@ -167,21 +173,3 @@ def trim(text: str) -> str:
     if len(short) > MESSAGE_CHARS:
         short = short[:MESSAGE_CHARS].rstrip()
     return short + ("\n…" if short != text.strip() else "")
-
-
-def _cell(text: str) -> str:
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")).replace(
-        "\n", " "
-    )
-
-
-def _code(text: str) -> str:
-    ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{ticks}{pad}{text.replace(chr(10), ' ')}{pad}{ticks}"
-
-
-def _fenced(text: str, indent: str = "", lang: str = "") -> str:
-    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    body = "\n".join(indent + line for line in text.splitlines())
-    return f"{indent}{fence}{lang}\n{body}\n{indent}{fence}"

@@ -5,10 +5,10 @@ a redacted environment snapshot and `run.json`. Everything goes through the reda
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from ci_toolkit.pipeline.context import process_env
 from ci_toolkit.proc import COMMAND_LOG
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.stack import compose
@@ -63,4 +63,4 @@ def write_commands(run_dir: Path) -> None:
 
 
 def write_env_snapshot(run_dir: Path, extra: dict[str, str]) -> None:
-    write_json(run_dir / "env.json", REDACTOR.env_snapshot({**os.environ, **extra}))
+    write_json(run_dir / "env.json", REDACTOR.env_snapshot(process_env(extra)))

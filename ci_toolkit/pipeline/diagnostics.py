@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_toolkit import __version__
+from ci_toolkit.error_handler import Failure
 from ci_toolkit.errors import CiToolkitError, ServiceNotReady
 from ci_toolkit.pipeline import artifacts
-from ci_toolkit.redact import REDACTOR
+from ci_toolkit.pipeline.context import RunContext, artifacts_root
+from ci_toolkit.pipeline.state import RunState
+from ci_toolkit.results.model import RunResult
 from ci_toolkit.stack import compose
 
 if TYPE_CHECKING:
-    from ci_toolkit.pipeline.sequence import Run
-    from ci_toolkit.results.model import RunResult
+    from ci_toolkit.stack.engine import Engine
 
 # For each status: the files that most likely explain it.
 LOOK_AT = {
@@ -34,27 +36,23 @@ LOOK_AT = {
 }
 
 
-def write_bundle(run: Run, result: RunResult) -> None:
-    d = run.run_dir
+def write_bundle(ctx: RunContext, state: RunState, result: RunResult, failure: BaseException | None) -> None:
+    d = ctx.run_dir
     artifacts.write_commands(d)
-    artifacts.write_env_snapshot(d, run.env)
-    artifacts.write_json(d / "ports.json", {name: s.to_dict() for name, s in run.services.items()})
-    if run.events is not None:
-        artifacts.write_json(d / "events.json", run.events.events)
-    artifacts.write_json(d / "versions.json", versions(run))
-    artifacts.write_text(d / "SUMMARY.md", summary(run, result))
+    artifacts.write_env_snapshot(d, state.env)
+    artifacts.write_json(d / "ports.json", {name: s.to_dict() for name, s in state.services.items()})
+    if state.events is not None:
+        artifacts.write_json(d / "events.json", state.events.events)
+    artifacts.write_json(d / "versions.json", versions(state.engine))
+    artifacts.write_text(d / "SUMMARY.md", summary(ctx, result, failure))
 
 
-def early_failure(artifacts_dir: Path | None, project: str | None, error: CiToolkitError) -> RunResult:
+def early_failure(artifacts_dir: Path | None, project: str | None, failure: Failure) -> RunResult:
     """A run that failed before it could start (its config did not load): still a result,
     and still a bundle, in `--artifacts-dir` or ./ci-artifacts."""
-    from ci_toolkit.results.model import RunResult
-
-    run_dir = (
-        (artifacts_dir or Path("ci-artifacts")) / (project or f"failed-{secrets.token_hex(4)}")
-    ).resolve()
+    run_dir = (artifacts_root(artifacts_dir) / (project or f"failed-{secrets.token_hex(4)}")).resolve()
     result = RunResult(
-        error.status, error.exit_code, project, message=REDACTOR(str(error)), artifacts_dir=str(run_dir)
+        failure.status, failure.exit_code, project, message=failure.message, artifacts_dir=str(run_dir)
     )
     where = LOOK_AT.get(result.status, "the message above")
     first = result.message.strip().splitlines()[0] if result.message.strip() else result.status
@@ -68,30 +66,30 @@ def early_failure(artifacts_dir: Path | None, project: str | None, error: CiTool
     return result
 
 
-def summary(run: Run, result: RunResult) -> str:
+def summary(ctx: RunContext, result: RunResult, failure: BaseException | None) -> str:
     first = result.message.strip().splitlines()[0] if result.message.strip() else result.status
     where = LOOK_AT.get(result.status, "run.json")
-    if isinstance(run.failure, ServiceNotReady):
-        where = f"logs/{run.failure.service}.log, then {where}"
+    if isinstance(failure, ServiceNotReady):
+        where = f"logs/{failure.service}.log, then {where}"
     if result.status == "tests_failed" and result.tests.failures:
         first = f"{len(result.tests.failures)} test(s) failed, first: {result.tests.failures[0].id}"
     phase = next((p.name for p in result.phases if p.status in ("failed", "interrupted")), "-")
     lines = [
         f"**{result.status}** (exit code {result.exit_code}) in phase `{phase}`: {first}",
-        f"Look at: {where}. Everything is in `{run.run_dir}`.",
+        f"Look at: {where}. Everything is in `{ctx.run_dir}`.",
         "",
         "| phase | status | seconds |",
         "| --- | --- | --- |",
         *(f"| {p.name} | {p.status} | {p.seconds:.2f} |" for p in result.phases),
         "",
-        f"Project `{run.project}`, run id `{run.run_id}`, config `{run.config.source}`.",
+        f"Project `{ctx.project}`, run id `{ctx.run_id}`, config `{ctx.config.source}`.",
     ]
     if result.message.strip():
         lines += ["", "```", result.message.strip(), "```"]
     return "\n".join(lines) + "\n"
 
 
-def versions(run: Run) -> dict[str, Any]:
+def versions(engine: Engine | None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "ci-toolkit": __version__,
         "python": platform.python_version(),
@@ -101,11 +99,11 @@ def versions(run: Run) -> dict[str, Any]:
         data["compose"] = compose.version()
     except CiToolkitError as exc:
         data["compose"] = f"unavailable: {exc.message}"
-    if run.engine is not None:
+    if engine is not None:
         try:
-            engine = run.engine.version()
+            reported = engine.version()
             data["engine"] = {
-                k: engine.get(k) for k in ("Version", "ApiVersion", "Os", "Arch", "KernelVersion")
+                k: reported.get(k) for k in ("Version", "ApiVersion", "Os", "Arch", "KernelVersion")
             }
         except Exception as exc:  # the engine may be the thing that broke
             data["engine"] = f"unavailable: {exc}"

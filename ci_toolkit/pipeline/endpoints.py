@@ -3,22 +3,18 @@ tests, the migrations DSN, and the lines that tell a user how to reach a kept st
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections.abc import Mapping
 
 from ci_toolkit.config import templates
 from ci_toolkit.config.loader import Config
 from ci_toolkit.errors import ConfigError, MigrationError
+from ci_toolkit.pipeline.context import process_env
 from ci_toolkit.results.model import ServiceResult
 
 
-def of(services: Mapping[str, ServiceResult]) -> dict[str, templates.Endpoint]:
-    return {name: templates.Endpoint(s.host, s.ports) for name, s in services.items()}
-
-
 def render_exports(
-    config: Config, endpoints: Mapping[str, templates.Endpoint], env: Mapping[str, str]
+    config: Config, services: Mapping[str, templates.Reachable], env: Mapping[str, str]
 ) -> dict[str, str]:
     """The `[export]` table rendered in order (a later export may use an earlier one)."""
     exports: dict[str, str] = {}
@@ -26,9 +22,9 @@ def render_exports(
         try:
             exports[name] = templates.render(
                 template,
-                endpoints=endpoints,
+                endpoints=services,
                 default_ports=config.default_ports(),
-                env={**os.environ, **env},
+                env=process_env(env),
                 exports=exports,
             )
         except templates.TemplateError as exc:
@@ -43,9 +39,9 @@ def render_dsn(
     try:
         return templates.render(
             template,
-            endpoints=of(services),
+            endpoints=services,
             default_ports=config.default_ports(),
-            env={**os.environ, **env},
+            env=process_env(env),
             exports=env,
         )
     except templates.TemplateError as exc:

@@ -1,58 +1,52 @@
-"""From what a run did to what it means: status, exit code and message (`RunResult`)."""
+"""From what a run did to what it means: status, exit code and message (`RunResult`).
+
+Exceptions are mapped by `error_handler.classify`, the one mapping; this module adds only what
+a run that did not raise means (tests failed, coverage below the threshold, passed).
+"""
 
 from __future__ import annotations
 
-import traceback
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
-from ci_toolkit.errors import CiToolkitError, ExitCode, Interrupted
-from ci_toolkit.pipeline import artifacts
+from ci_toolkit.error_handler import classify
+from ci_toolkit.errors import ExitCode
+from ci_toolkit.pipeline.context import RunContext
+from ci_toolkit.pipeline.state import RunState
 from ci_toolkit.redact import REDACTOR
-from ci_toolkit.results.model import RunResult, TestCounts
-
-if TYPE_CHECKING:
-    from ci_toolkit.pipeline.sequence import Run
+from ci_toolkit.results.model import PhaseResult, RunResult, TestCounts
 
 
-def build_result(run: Run, failure: BaseException | None) -> RunResult:
-    counts = run.test_run.counts if run.test_run else TestCounts()
-    coverage = run.test_run.coverage_percent if run.test_run else None
+def build_result(
+    ctx: RunContext, state: RunState, phases: Sequence[PhaseResult], failure: BaseException | None
+) -> RunResult:
+    test_run = state.test_run
+    counts = test_run.counts if test_run else TestCounts()
+    coverage = test_run.coverage_percent if test_run else None
     message = ""
-    if failure is None and run.test_run is not None:
-        fail_under = run.config.pytest.fail_under
-        if run.test_run.exit_code != 0 or counts.failed or counts.errors:
-            status, code = "tests_failed", ExitCode.TESTS_FAILED
-            message = f"{counts.failed} failed, {counts.errors} errors"
-        elif fail_under is not None and coverage is not None and coverage < fail_under:
-            status, code = "coverage_below_threshold", ExitCode.TESTS_FAILED
-            message = f"coverage {coverage:.1f}% is below pytest.fail_under = {fail_under:g}"
-        else:
-            status, code = "passed", ExitCode.OK
-    elif isinstance(failure, KeyboardInterrupt):
-        failure = Interrupted(2)
-        status, code, message = failure.status, failure.exit_code, failure.message
-    elif isinstance(failure, CiToolkitError):
-        status, code, message = failure.status, failure.exit_code, str(failure)
-    elif failure is not None:
-        log = write_traceback(run.run_dir, failure)
-        status, code = "internal_error", ExitCode.INTERNAL
-        message = f"internal error (a bug in ci-toolkit): {failure!r}; traceback in {log}"
+    if failure is not None:
+        mapped = classify(failure, ctx.run_dir)
+        status, code, message = mapped.status, mapped.exit_code, mapped.message
+    elif test_run is not None and (test_run.exit_code != 0 or counts.failed or counts.errors):
+        status, code = "tests_failed", ExitCode.TESTS_FAILED
+        message = f"{counts.failed} failed, {counts.errors} errors"
+    elif test_run is not None and _below_threshold(ctx, coverage):
+        status, code = "coverage_below_threshold", ExitCode.TESTS_FAILED
+        message = f"coverage {coverage:.1f}% is below pytest.fail_under = {ctx.config.pytest.fail_under:g}"
     else:
         status, code = "passed", ExitCode.OK
     return RunResult(
         status,
         code,
-        run.project,
-        tuple(run.phases),
-        run.services,
+        ctx.project,
+        tuple(phases),
+        state.services,
         counts,
         coverage,
-        str(run.run_dir),
+        str(ctx.run_dir),
         REDACTOR(message),
     )
 
 
-def write_traceback(run_dir: Path, exc: BaseException) -> Path:
-    text = "".join(traceback.format_exception(exc))
-    return artifacts.write_text(run_dir / "traceback.log", text)
+def _below_threshold(ctx: RunContext, coverage: float | None) -> bool:
+    fail_under = ctx.config.pytest.fail_under
+    return fail_under is not None and coverage is not None and coverage < fail_under

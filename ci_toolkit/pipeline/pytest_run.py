@@ -7,17 +7,13 @@ so the run works with PYTEST_DISABLE_PLUGIN_AUTOLOAD=1.
 
 from __future__ import annotations
 
-import os
 import shlex
-import signal
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ci_toolkit import proc
 from ci_toolkit.config.loader import PytestConfig
 from ci_toolkit.errors import CiToolkitError, TestRunnerError
 from ci_toolkit.redact import REDACTOR
@@ -128,50 +124,36 @@ def run(
     for stale in ("junit.xml", "coverage.xml"):
         (out_dir / stale).unlink(missing_ok=True)
     cmd = build_command(cfg, out_dir, extra_args, workers=workers, test_timeout=test_timeout)
-    full_env = {
-        **os.environ,
+    added_env = {
         **env,
         "COVERAGE_FILE": str(out_dir / ".coverage"),
         "CI_TOOLKIT_MARKERS": "\n".join(cfg.markers),
     }
     on_line(f"$ {shlex.join(cmd)}")
-    # Own session: a Ctrl-C on the terminal reaches us only; we forward it once, on purpose.
-    child = subprocess.Popen(
-        cmd,
-        cwd=cwd,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-    )
-    timer = threading.Timer(timeout, _stop, args=(child,))
-    timer.start()
-    started = time.monotonic()
-    watch_error: list[BaseException] = []
-    done = threading.Event()
-    if watch is not None:
-        threading.Thread(target=_watch, args=(watch, child, done, watch_error), daemon=True).start()
     try:
         with (out_dir / "pytest.log").open("w") as log:
-            assert child.stdout is not None
-            for line in child.stdout:
+
+            def take(line: str) -> None:
                 safe = REDACTOR(line)  # a test may print a secret it was given
-                log.write(safe)
-                on_line(safe.rstrip("\n"))
-        exit_code = child.wait()
-    except BaseException:
-        _stop(child)
-        raise
+                log.write(safe + "\n")
+                on_line(safe)
+
+            # Own session: a Ctrl-C on the terminal reaches us only; proc forwards it once, on purpose.
+            result = proc.stream(
+                cmd,
+                on_line=take,
+                env=added_env,
+                cwd=cwd,
+                merge_stderr=True,
+                timeout=timeout,
+                watch=None if watch is None else _stack_check(watch),
+                interval=WATCH_INTERVAL,
+                grace=GRACE_SECONDS,
+            )
     finally:
-        timer.cancel()
-        done.set()
         redact_outputs(out_dir)
-    if watch_error:
-        raise watch_error[0]
-    if time.monotonic() - started >= timeout and exit_code != 0:
+    exit_code = result.returncode
+    if result.stopped == proc.TIMED_OUT and exit_code != 0:
         raise TestRunnerError(
             f"pytest did not finish within {timeout:g}s and was stopped",
             hint="raise timeouts.test, or look for a hanging test in pytest.log",
@@ -206,32 +188,16 @@ def redact_outputs(out_dir: Path) -> None:
             path.write_text(masked, encoding="utf-8")
 
 
-def _watch(
-    watch: Callable[[], None],
-    child: subprocess.Popen[str],
-    done: threading.Event,
-    errors: list[BaseException],
-) -> None:
-    while not done.wait(WATCH_INTERVAL):
+def _stack_check(watch: Callable[[], None]) -> Callable[[], None]:
+    """Only a `CiToolkitError` (a service died under the tests) stops pytest: any other error
+    is a hiccup of the check itself (the engine API), and the next check tries again."""
+
+    def check() -> None:
         try:
             watch()
-        except CiToolkitError as exc:  # handed to the main thread, which raises it after pytest stops
-            errors.append(exc)
-            _stop(child)
-            return
+        except CiToolkitError:
+            raise
         except Exception:
-            continue
+            pass
 
-
-def _stop(child: subprocess.Popen[str]) -> None:
-    """SIGINT first (pytest writes its reports on KeyboardInterrupt), then SIGKILL."""
-    if child.poll() is not None:
-        return
-    try:
-        os.killpg(child.pid, signal.SIGINT)
-        child.wait(GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
-        child.wait()
-    except ProcessLookupError:
-        pass
+    return check

@@ -12,6 +12,7 @@ from typing import Any
 
 from ci_toolkit.config.loader import Config
 from ci_toolkit.errors import UsageError
+from ci_toolkit.pipeline.context import artifacts_root
 from ci_toolkit.stack.compose import Stack
 
 FILE_NAME = "stack.json"
@@ -27,7 +28,7 @@ class SavedStack:
 
 
 def path_for(config: Config, artifacts_dir: Path | None = None) -> Path:
-    return (artifacts_dir or config.artifacts_dir) / FILE_NAME
+    return artifacts_root(artifacts_dir, config) / FILE_NAME
 
 
 def save(path: Path, saved: SavedStack) -> None:

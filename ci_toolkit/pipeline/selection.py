@@ -1,6 +1,6 @@
 """What a run selects on top of the config: a suite, a matrix cell, workers, a per-test timeout.
 
-`apply` turns the command-line choices into a (Config, RunOptions) pair for the pipeline:
+`apply` turns the command-line choices into a (Config, RunOptions) pair before a run is planned:
 the suite becomes `-m EXPR` plus its extra args (and its own coverage threshold), a matrix
 cell becomes variables for compose interpolation and the tests, `--workers` and
 `--test-timeout` become pytest-xdist and pytest-timeout options (loaded explicitly with `-p`).
@@ -14,7 +14,7 @@ from ci_toolkit.config import matrix, suites
 from ci_toolkit.config.loader import Config
 from ci_toolkit.errors import UsageError
 from ci_toolkit.pipeline import artifacts
-from ci_toolkit.pipeline.sequence import Run, RunOptions
+from ci_toolkit.pipeline.context import RunContext, RunOptions
 
 WORKER_KEYWORDS = ("auto", "logical")
 FILE_NAME = "selection.json"  # in the run's artifacts dir; `report merge` names cells from it
@@ -30,17 +30,11 @@ class Choice:
     test_timeout: float | None = None
 
 
-def apply_to(run: Run, choice: Choice) -> matrix.Cell | None:
-    """Apply the choice to a new run (before it starts); record it in the run's artifacts dir."""
-    run.config, run.options, cell = apply(run.config, run.options, choice)
+def record(ctx: RunContext, choice: Choice, cell: matrix.Cell | None) -> None:
+    """Write what was chosen into the run's artifacts dir (`report merge` names cells from it)."""
     if choice != Choice():
-        record = {
-            **asdict(choice),
-            "cell": None if cell is None else cell.to_dict(),
-            "project": run.project,
-        }
-        artifacts.write_json(run.run_dir / FILE_NAME, record)
-    return cell
+        data = {**asdict(choice), "cell": None if cell is None else cell.to_dict(), "project": ctx.project}
+        artifacts.write_json(ctx.run_dir / FILE_NAME, data)
 
 
 def apply(

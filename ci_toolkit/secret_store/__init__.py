@@ -33,7 +33,7 @@ from ci_toolkit.errors import (
     UsageError,
     raise_ranked,
 )
-from ci_toolkit.output.github import escape_data
+from ci_toolkit.output import github
 from ci_toolkit.redact import MIN_LENGTH, REDACTOR
 from ci_toolkit.secret_store.dotenv import parse_dotenv
 
@@ -141,16 +141,13 @@ def resolve(
 
 
 def protect(value: str, stream: IO[str] | None = None, environ: Mapping[str, str] | None = None) -> None:
-    """Register a value (and the forms it takes in XML, JSON and reprs) with REDACTOR; in
-    GitHub Actions also print `::add-mask::` for it, line by line, straight to `stream`."""
+    """Register a value (and its lines, and the forms it takes in XML, JSON and reprs) with
+    REDACTOR; in GitHub Actions also have the runner mask it (`::add-mask::` on `stream`)."""
     lines = [line.strip() for line in value.splitlines() if line.strip()]
     for variant in {value, *lines, *_encoded_forms(value)}:
         REDACTOR.add(variant)
-    env = os.environ if environ is None else environ
-    if stream is not None and env.get("GITHUB_ACTIONS", "").lower() == "true":
-        for part in lines if len(lines) > 1 else [value]:
-            stream.write(f"::add-mask::{escape_data(part)}\n")
-        stream.flush()
+    if stream is not None:
+        github.add_mask(value, stream, environ)
 
 
 def _encoded_forms(value: str) -> set[str]:

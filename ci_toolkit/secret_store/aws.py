@@ -1,4 +1,7 @@
-"""AWS SSM Parameter Store through boto3: the only module that imports boto3 (lazily).
+"""AWS SSM Parameter Store through boto3: the client, its session and the credential chain.
+
+This is the only module that imports boto3, lazily (`aws_errors` imports botocore's
+exceptions, lazily too, to sort failures).
 
 The standard credential chain applies (environment, web identity / OIDC via AWS_ROLE_ARN +
 AWS_WEB_IDENTITY_TOKEN_FILE, profiles with SSO / assume-role / credential_process, container
@@ -7,57 +10,53 @@ One deviation: the EC2 instance-metadata endpoint is asked only on an EC2 instan
 from local DMI / hypervisor files) or when AWS_EC2_METADATA_SERVICE_ENDPOINT is set, so a laptop
 run never waits for 169.254.169.254.
 
-Failures are raised as `AwsFailure` with a `kind`; `secrets.py` turns them into messages.
+Failures are raised as `AwsFailure` with a `kind` (see `aws_errors`); `ssm.py` turns them
+into messages. `AwsFailure` and `classify` are re-exported here so callers import one module.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ci_toolkit.secret_store.aws_errors import (
+    DENIED_CODES,
+    REJECTED_CODES,
+    THROTTLING_CODES,
+    AwsFailure,
+    classify,
+)
+
+__all__ = [
+    "BACKOFF_BASE",
+    "BATCH",
+    "DENIED_CODES",
+    "REJECTED_CODES",
+    "THROTTLE_ROUNDS",
+    "THROTTLING_CODES",
+    "TOTAL_ATTEMPTS",
+    "AwsFailure",
+    "Parameter",
+    "ParameterStore",
+    "classify",
+    "metadata_endpoint_wanted",
+    "on_ec2",
+]
+
 BATCH = 10  # GetParameters takes at most 10 names
 TOTAL_ATTEMPTS = 6  # botocore's own retries per call ("standard" mode: jittered exponential backoff)
 THROTTLE_ROUNDS = 4  # ... and on ThrottlingException after those, this many more rounds
 BACKOFF_BASE = 1.0  # seconds; doubled each round, with full jitter
-THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
-)
-DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied", "KMSAccessDeniedException"})
-REJECTED_CODES = frozenset(
-    {
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "IncompleteSignature",
-        "MissingAuthenticationToken",
-        "AuthFailure",
-    }
-)
 _EC2_MARKERS = (
     ("/sys/hypervisor/uuid", lambda text: text.startswith("ec2")),
     ("/sys/devices/virtual/dmi/id/board_asset_tag", lambda text: text.startswith("i-")),
     ("/sys/devices/virtual/dmi/id/sys_vendor", lambda text: "amazon ec2" in text),
 )
-
-
-class AwsFailure(Exception):
-    """kind: credentials | denied | throttled | unreachable | region | other."""
-
-    def __init__(self, kind: str, message: str, *, code: str = "", operation: str = "") -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.code = code
-        self.operation = operation
 
 
 @dataclass(frozen=True)
@@ -190,61 +189,6 @@ class ParameterStore:
                     raise failure from None
                 time.sleep(random.uniform(0, BACKOFF_BASE * 2**attempt))
         raise AssertionError("unreachable")
-
-
-def classify(exc: BaseException) -> AwsFailure:
-    """Sort a boto3/botocore exception into the kinds ci-toolkit reports differently."""
-    import botocore.exceptions as bx
-
-    if isinstance(exc, AwsFailure):
-        return exc
-    if isinstance(exc, bx.ClientError):
-        code, message = _error_code(exc.response)
-        operation = getattr(exc, "operation_name", "") or ""
-        if operation in ("AssumeRoleWithWebIdentity", "AssumeRole", "GetRoleCredentials"):
-            kind = "credentials"
-        elif code in DENIED_CODES:
-            kind = "denied"
-        elif code in REJECTED_CODES:
-            kind = "credentials"
-        elif code in THROTTLING_CODES:
-            kind = "throttled"
-        else:
-            kind = "other"
-        return AwsFailure(kind, f"{code}: {message}" if message else code, code=code, operation=operation)
-    if isinstance(exc, bx.NoRegionError):
-        return AwsFailure("region", str(exc))
-    credential_errors = (
-        bx.NoCredentialsError,
-        bx.PartialCredentialsError,
-        bx.CredentialRetrievalError,
-        bx.InvalidConfigError,
-        bx.TokenRetrievalError,
-        bx.SSOError,
-        bx.ProfileNotFound,
-        bx.ConfigParseError,
-        bx.UnknownCredentialError,
-    )
-    if isinstance(exc, credential_errors):
-        return AwsFailure("credentials", str(exc), code=type(exc).__name__)
-    if isinstance(exc, bx.ConnectionError | bx.HTTPClientError):
-        return AwsFailure("unreachable", str(exc), code=type(exc).__name__)
-    if isinstance(exc, bx.BotoCoreError):
-        return AwsFailure("other", str(exc), code=type(exc).__name__)
-    raise exc
-
-
-def _error_code(response: Mapping[str, Any]) -> tuple[str, str]:
-    error = response.get("Error", {})
-    code, message = str(error.get("Code", "")), str(error.get("Message", ""))
-    # Some AWS-compatible endpoints (moto's IAM checks) answer JSON-protocol calls with an XML
-    # <ErrorResponse>; botocore then reports the HTTP status as the code. Read the XML.
-    if message.lstrip().startswith("<"):
-        inner_code = re.search(r"<Code>([^<]*)</Code>", message)
-        inner_message = re.search(r"<Message>([^<]*)</Message>", message)
-        code = inner_code.group(1) if inner_code else code
-        message = inner_message.group(1) if inner_message else ""
-    return code or "Unknown", message
 
 
 def metadata_endpoint_wanted(environ: Mapping[str, str] | None = None) -> bool:

@@ -11,6 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ci_toolkit.output import markdown as md
+
 Record = Mapping[str, Any]
 NOT_COUNTED = ("interrupted",)  # an iteration stopped by Ctrl-C/SIGTERM is neither pass nor fail
 
@@ -152,7 +154,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += ["", "## Failed iterations", "", "| iteration | status | phase | failed tests / message |"]
         lines.append("| ---: | --- | --- | --- |")
         for f in report["failures"]:
-            what = ", ".join(f"`{t}`" for t in f["failed_tests"]) or _cell(f["message"])
+            what = ", ".join(map(md.code, f["failed_tests"])) or md.cell(f["message"], escape_html=False)
             lines.append(f"| {f['iteration']} | {f['status']} | {f['phase'] or ''} | {what} |")
     lines += ["", "## Flaky tests", ""]
     lines += [*_tests_table(report["flaky_tests"], "none: no test both failed and passed"), ""]
@@ -189,7 +191,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             "runs' images and volumes count too."
         )
     if report.get("metrics"):
-        lines += ["", f"Per-iteration metrics: `{report['metrics']}`"]
+        lines += ["", f"Per-iteration metrics: {md.code(report['metrics'])}"]
     return "\n".join(lines) + "\n"
 
 
@@ -199,7 +201,7 @@ def _tests_table(entries: Sequence[Mapping[str, Any]], empty: str) -> list[str]:
     rows = ["| test | failed in | passed in |", "| --- | --- | --- |"]
     for e in entries:
         rows.append(
-            f"| `{e['id']}` | {len(e['failed_in'])}/{e['ran']} (iterations {_ids(e['failed_in'])}) "
+            f"| {md.code(e['id'])} | {len(e['failed_in'])}/{e['ran']} (iterations {_ids(e['failed_in'])}) "
             f"| {len(e['passed_in'])}/{e['ran']} |"
         )
     return rows
@@ -208,10 +210,6 @@ def _tests_table(entries: Sequence[Mapping[str, Any]], empty: str) -> list[str]:
 def _ids(ids: Sequence[int], limit: int = 12) -> str:
     shown = ", ".join(map(str, ids[:limit]))
     return shown + (f", … {len(ids) - limit} more" if len(ids) > limit else "")
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _took(report: Mapping[str, Any]) -> str:

@@ -1,6 +1,6 @@
 """`ci-toolkit soak`: the integration run again and again, to find flaky tests, leaks and drift.
 
-Each iteration is `pipeline.execute(run)` on a fresh stack (its own project name), so a
+Each iteration is `sequence.execute(ctx)` on a fresh stack (its own project name), so a
 soak measures exactly what CI runs. With `reuse_stack`, one stack is brought up and
 migrated once (the pipeline's own steps) and only the tests repeat. After each iteration
 one JSON line goes to the metrics file: status, phase timings, test counts, failed test
@@ -25,11 +25,11 @@ from ci_toolkit.config.loader import Config
 from ci_toolkit.config.soak_settings import SoakOptions
 from ci_toolkit.errors import InfrastructureError, Interrupted
 from ci_toolkit.output.console import Reporter
-from ci_toolkit.pipeline import artifacts, outcome
-from ci_toolkit.pipeline import sequence as pipeline
+from ci_toolkit.pipeline import artifacts, context, sequence
+from ci_toolkit.pipeline.context import RunOptions
 from ci_toolkit.proc import COMMAND_LOG
 from ci_toolkit.redact import REDACTOR
-from ci_toolkit.results.model import PhaseResult, RunResult
+from ci_toolkit.results.model import RunResult
 from ci_toolkit.signals import SignalGuard
 from ci_toolkit.soak import metrics as soak_metrics
 from ci_toolkit.soak import report as soak_report
@@ -78,15 +78,13 @@ def _deadline(seconds: float | None, guard: SignalGuard) -> Iterator[_Deadline]:
 
 
 class Soak:
-    def __init__(
-        self, config: Config, run_options: pipeline.RunOptions, options: SoakOptions, reporter: Reporter
-    ):
+    def __init__(self, config: Config, run_options: RunOptions, options: SoakOptions, reporter: Reporter):
         self.config = config
         self.run_options = run_options
         self.options = options
         self.reporter = reporter
         self.soak_id = secrets.token_hex(4)
-        root = run_options.artifacts_dir or config.artifacts_dir
+        root = context.artifacts_root(run_options.artifacts_dir, config)
         self.out_dir = (root / f"soak-{self.soak_id}").resolve()
         self.metrics_path = (options.metrics or self.out_dir / "metrics.jsonl").resolve()
         self.started_at = soak_metrics.now()
@@ -123,82 +121,77 @@ class Soak:
 
     def _fresh_stacks(self) -> None:
         for i in self._iterations():
-            guard = SignalGuard()
-            env = {**self.run_options.env, "CI_TOOLKIT_ITERATION": str(i)}
             options = replace(
                 self.run_options,
                 project=self._project(str(i)),
                 artifacts_dir=self.out_dir,
                 keep=False,
-                env=env,
+                env={**self.run_options.env, "CI_TOOLKIT_ITERATION": str(i)},
             )
+            ctx = context.plan(self.config, options, self.tracker, SignalGuard())
             started = time.monotonic()
-            with guard.installed():
-                run = pipeline.Run(self.config, options, self.tracker, guard)
+            with ctx.guard.installed():
                 self.tracker.phase_start("starting")
-                with _deadline(self.options.iteration_timeout, guard) as deadline:
-                    result = pipeline.execute(run)
-            seconds = time.monotonic() - started
+                with _deadline(self.options.iteration_timeout, ctx.guard) as deadline:
+                    result = sequence.execute(ctx)
             assert self.engine is not None
-            leaked = leftovers(self.engine, run.project)
-            record = self._record(i, result, run.phases, seconds, deadline.fired, leaked)
+            leaked = leftovers(self.engine, ctx.project)
+            record = self._record(i, result, time.monotonic() - started, deadline.fired, leaked)
             COMMAND_LOG.clear()  # each iteration's bundle lists only its own commands
-            if guard.received is not None:
-                raise Interrupted(guard.received)
+            if ctx.guard.received is not None:
+                raise Interrupted(ctx.guard.received)
             if self._stop_after(record):
                 return
 
     def _reuse_stack(self) -> None:
-        guard = SignalGuard()
-        with guard.installed():
-            options = replace(self.run_options, project=self._project("stack"), artifacts_dir=self.out_dir)
-            run = pipeline.Run(self.config, options, self.tracker, guard)
-            base_dir = run.run_dir
+        """One stack set up by the pipeline's own steps, the test step repeated, one teardown."""
+        options = replace(self.run_options, project=self._project("stack"), artifacts_dir=self.out_dir)
+        ctx = context.plan(self.config, options, self.tracker, SignalGuard())
+        base = sequence.Sequence(ctx)
+        with ctx.guard.installed():
             setup_failure: BaseException | None = None
             try:
                 started = time.monotonic()
                 try:
-                    for name, step in pipeline.STEPS:
-                        if name != "test":
-                            run.timed(name, step)
+                    base.run(sequence.SETUP)
                 except (Exception, KeyboardInterrupt) as exc:
                     setup_failure = exc
                 for i in self._iterations():
-                    if i > 1:
-                        run.phases, started = [], time.monotonic()
-                    run.test_run, run.run_dir = None, base_dir / f"iteration-{i:03d}"
-                    run.env["CI_TOOLKIT_ITERATION"] = str(i)
+                    env = {**options.env, "CI_TOOLKIT_ITERATION": str(i)}
+                    run_dir = ctx.run_dir / f"iteration-{i:03d}"
+                    it = sequence.iteration(
+                        base, replace(ctx, run_dir=run_dir, options=replace(options, env=env))
+                    )
+                    if i == 1:  # the first iteration's record includes the setup phases
+                        it.timeline.phases[:0] = base.timeline.phases
+                    else:
+                        started = time.monotonic()
                     failure, fired = setup_failure, False
                     if failure is None:
                         try:
-                            with _deadline(self.options.iteration_timeout, guard) as deadline:
-                                run.timed("test", pipeline.test)
+                            with _deadline(self.options.iteration_timeout, ctx.guard) as deadline:
+                                it.step("test")
                         except (Exception, KeyboardInterrupt) as exc:
                             failure = exc
                         fired = deadline.fired
-                    result = outcome.build_result(run, failure)
-                    artifacts.write_json(run.run_dir / "run.json", result.to_dict())
-                    record = self._record(i, result, run.phases, time.monotonic() - started, fired, None)
+                    result = it.conclude(failure, bundle=False)
+                    record = self._record(i, result, time.monotonic() - started, fired, None)
                     COMMAND_LOG.clear()  # each iteration's bundle lists only its own commands
-                    if setup_failure is not None or guard.received is not None or self._stop_after(record):
+                    if (
+                        setup_failure is not None
+                        or ctx.guard.received is not None
+                        or self._stop_after(record)
+                    ):
                         break
             finally:
-                guard.teardown()
-                run.run_dir = base_dir
-                self._teardown(run)
-        if guard.received is not None:
-            raise Interrupted(guard.received)
+                self._teardown(base)
+        if ctx.guard.received is not None:
+            raise Interrupted(ctx.guard.received)
 
-    def _teardown(self, run: pipeline.Run) -> None:
-        for name, step in (("collect", pipeline.collect), ("down", pipeline.down)):
-            if name == "down" and run.stack is None:
-                continue
-            try:
-                run.timed(name, step)
-            except Exception as exc:
-                self.reporter.error(f"{name}: {exc}")
+    def _teardown(self, base: sequence.Sequence) -> None:
+        base.teardown(None)  # collect, then down: the pipeline's one teardown
         if self.engine is not None:
-            self.final_leaks = leftovers(self.engine, run.project)
+            self.final_leaks = leftovers(self.engine, base.ctx.project)
 
     def _iterations(self) -> Iterator[int]:
         i = 0
@@ -227,14 +220,13 @@ class Soak:
         self,
         i: int,
         result: RunResult,
-        phases: list[PhaseResult],
         seconds: float,
         timed_out: bool,
         leaked: dict[str, list[str]] | None,
     ) -> dict[str, Any]:
         disk = soak_metrics.disk_usage(self.engine)
         record = soak_metrics.build_record(
-            i, result, phases, seconds, timed_out=timed_out, leaked=leaked, disk=disk
+            i, result, result.phases, seconds, timed_out=timed_out, leaked=leaked, disk=disk
         )
         self.progress.add(record)
         return record

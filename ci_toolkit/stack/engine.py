@@ -31,7 +31,10 @@ class ContainerState:
     exit_code: int
     health: str | None  # starting | healthy | unhealthy | None without a healthcheck
     restart_count: int
-    ports: dict[int, tuple[str, int]] = field(default_factory=dict)  # container -> (ip, host)
+    # Where the container is reached from the host: the one shape of port data everywhere
+    # (ServiceResult, templates.Endpoint): a host address and container port -> host port.
+    host: str = "127.0.0.1"
+    ports: dict[int, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,7 +45,7 @@ class ContainerState:
             "exit_code": self.exit_code,
             "health": self.health,
             "restart_count": self.restart_count,
-            "ports": {str(k): {"host": v[0], "port": v[1]} for k, v in self.ports.items()},
+            "ports": {str(k): {"host": self.host, "port": v} for k, v in self.ports.items()},
         }
 
 
@@ -84,15 +87,14 @@ class Engine:
     def inspect(self, container_id: str) -> ContainerState:
         data = self.api.inspect_container(container_id)
         state = data["State"]
-        ports: dict[int, tuple[str, int]] = {}
+        ports: dict[int, int] = {}
+        host = "127.0.0.1"
         for key, bindings in (data["NetworkSettings"].get("Ports") or {}).items():
             port, _, proto = key.partition("/")
             if proto == "tcp" and bindings:
                 ip = bindings[0].get("HostIp") or "127.0.0.1"
-                ports[int(port)] = (
-                    "127.0.0.1" if ip in ("0.0.0.0", "::", "") else ip,
-                    int(bindings[0]["HostPort"]),
-                )
+                host = "127.0.0.1" if ip in ("0.0.0.0", "::", "") else ip
+                ports[int(port)] = int(bindings[0]["HostPort"])
         return ContainerState(
             id=data["Id"],
             name=data["Name"].lstrip("/"),
@@ -101,6 +103,7 @@ class Engine:
             exit_code=int(state.get("ExitCode") or 0),
             health=(state.get("Health") or {}).get("Status"),
             restart_count=int(data.get("RestartCount") or 0),
+            host=host,
             ports=ports,
         )
 

@@ -95,9 +95,7 @@ def wait_ready(
         raise InfrastructureError(f"no container for service(s) {', '.join(missing)} in project {project}")
     waiters = {}
     for name, check in checks.items():
-        ports = containers[name].ports
-        host = ports.get(check.port, ("127.0.0.1", 0))[0]
-        waiters[name] = _Waiter(check, host, {port: hp for port, (_, hp) in ports.items()})
+        waiters[name] = _Waiter(check, containers[name].host, containers[name].ports)
     for waiter in waiters.values():
         threading.Thread(target=waiter.run, daemon=True).start()
     deadline = {name: started + min(check.timeout, timeout) for name, check in checks.items()}

@@ -23,7 +23,7 @@ def test_probes_speak_each_protocol(example_project: Path) -> None:
     try:
         assert up.returncode == 0, up.output
         containers = {c.service: c for c in Engine.connect().containers(project)}
-        ports = {name: {p: hp for p, (_, hp) in c.ports.items()} for name, c in containers.items()}
+        ports = {name: dict(c.ports) for name, c in containers.items()}
         checks = {
             "postgres": ServiceCheck(
                 "postgres", "postgres", 5432, 5, user="test", password="test", database="app"

@@ -13,7 +13,7 @@ from ci_toolkit.config import matrix
 from ci_toolkit.config.schema import Problems, Table
 from ci_toolkit.errors import ConfigError, UsageError
 from ci_toolkit.pipeline import selection
-from ci_toolkit.pipeline.sequence import RunOptions
+from ci_toolkit.pipeline.context import RunOptions
 from tests.conftest import EXAMPLE_CONFIG, REPO, run_cli
 
 

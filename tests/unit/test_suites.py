@@ -18,7 +18,7 @@ from ci_toolkit.config.loader import PytestConfig
 from ci_toolkit.errors import ExitCode, UsageError
 from ci_toolkit.pipeline import pytest_run as testrun
 from ci_toolkit.pipeline import selection
-from ci_toolkit.pipeline.sequence import RunOptions
+from ci_toolkit.pipeline.context import RunOptions
 from tests.conftest import EXAMPLE_CONFIG, REPO, config_error, load_config_text
 
 MARKERS = '[pytest]\nmarkers = ["slow: long", "destructive: writes", "db(name): a database"]\n'

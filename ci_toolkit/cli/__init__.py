@@ -1,0 +1,64 @@
+"""The command line: the command tree, parsing and dispatch only. No work happens here.
+
+The callbacks live next to this module, one module per command group; they import their
+`ci_toolkit.commands` module when they run, so `ci-toolkit --help` stays fast and never imports
+docker, boto3 or psycopg. Every callback is registered through `with_error_boundary`: the one
+place errors become messages and exit codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import typer
+
+from ci_toolkit.cli import checks, run, stack
+from ci_toolkit.cli.boundary import with_error_boundary
+
+app = typer.Typer(
+    name="ci-toolkit",
+    help="Run integration tests against a real Docker Compose stack, the same way locally and in CI.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _group(name: str, help_text: str) -> typer.Typer:
+    group = typer.Typer(help=help_text, no_args_is_help=True)
+    app.add_typer(group, name=name)
+    return group
+
+
+def _command(group: typer.Typer, name: str, callback: Callable[..., int]) -> None:
+    group.command(name)(with_error_boundary(callback))
+
+
+# `--help` lists commands in the order they are registered here, then the groups.
+_command(app, "integration-run", run.integration_run)
+_command(app, "migrate", run.migrate)
+_command(app, "test", run.test)
+_command(app, "version", checks.version)
+_command(app, "matrix", checks.matrix)
+_command(app, "soak", run.soak)
+
+config_app = _group("config", "Validate the ci-toolkit configuration.")
+_command(config_app, "check", checks.config_check)
+
+env_app = _group("env", "Validate the environment variables a run needs.")
+_command(env_app, "check", checks.env_check)
+
+stack_app = _group("stack", "Bring the compose stack up, inspect it, take it down.")
+_command(stack_app, "up", stack.stack_up)
+_command(stack_app, "wait", stack.stack_wait)
+_command(stack_app, "ps", stack.stack_ps)
+_command(stack_app, "logs", stack.stack_logs)
+_command(stack_app, "down", stack.stack_down)
+_command(stack_app, "prune", stack.stack_prune)
+
+secrets_app = _group("secrets", "Check the [secrets] a run needs (names and sources, never values).")
+_command(secrets_app, "check", checks.secrets_check)
+
+report_app = _group("report", "Combine the results of several runs (matrix cells).")
+_command(report_app, "merge", checks.report_merge)

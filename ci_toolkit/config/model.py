@@ -1,0 +1,133 @@
+"""The `[tool.ci-toolkit]` settings as frozen dataclasses, built once by `loader.parse`.
+
+Nothing here reads a file or checks a value: `loader.parse` validates every key once, and
+the rest of ci-toolkit trusts what it gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ci_toolkit.config import matrix as matrix_mod
+from ci_toolkit.config import soak_settings as soak_config
+from ci_toolkit.config import suites as suites_mod
+from ci_toolkit.config.secret_params import SecretsConfig
+
+# `artifacts_dir` when the file sets none (relative to the config file's directory).
+DEFAULT_ARTIFACTS_DIR = "ci-artifacts"
+DEFAULT_PROJECT_PREFIX = "citk"
+SERVICE_KINDS = ("postgres", "redis", "nats", "http", "tcp")
+DEFAULT_PORTS = {"postgres": 5432, "redis": 6379, "nats": 4222}
+# Keys that only make sense for one kind of readiness check.
+KIND_KEYS = {
+    "postgres": ("user", "password", "database"),
+    "nats": ("jetstream", "monitor_port"),
+    "http": ("path", "expect_status"),
+    "redis": (),
+    "tcp": (),
+}
+
+
+@dataclass(frozen=True)
+class ServiceCheck:
+    """How to tell that one compose service really answers."""
+
+    name: str
+    kind: str
+    port: int
+    timeout: float
+    user: str = "postgres"
+    password: str = ""
+    database: str = "postgres"
+    jetstream: bool = False
+    monitor_port: int | None = None
+    path: str = "/"
+    expect_status: int = 200
+
+    def to_dict(self) -> dict[str, Any]:
+        keep = ("name", "kind", "port", "timeout", *KIND_KEYS[self.kind])
+        data = {k: v for k, v in asdict(self).items() if k in keep}
+        if data.get("password"):
+            data["password"] = "***"
+        return data
+
+
+@dataclass(frozen=True)
+class MigrationsConfig:
+    directory: Path
+    dsn: str  # a template, rendered against the live stack
+    table: str = "ci_toolkit_migrations"
+
+
+@dataclass(frozen=True)
+class PytestConfig:
+    paths: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    markers: tuple[str, ...] = ()
+    coverage_source: tuple[str, ...] = ()
+    fail_under: float | None = None
+    python: str | None = None  # interpreter that runs pytest; default: the one running us
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    up: float = 300.0
+    ready: float = 120.0
+    migrate: float = 120.0
+    test: float = 3600.0
+    down: float = 120.0
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path
+    root: Path  # the directory relative paths are resolved against
+    compose_files: tuple[Path, ...]
+    profiles: tuple[str, ...]
+    services: tuple[ServiceCheck, ...]
+    required_env: tuple[str, ...]
+    env_defaults: Mapping[str, str]
+    export: Mapping[str, str]  # name -> template, in declaration order
+    migrations: MigrationsConfig | None
+    pytest: PytestConfig
+    timeouts: Timeouts
+    artifacts_dir: Path
+    project_prefix: str = DEFAULT_PROJECT_PREFIX
+    secrets: SecretsConfig = field(default_factory=SecretsConfig)
+    suites: Mapping[str, suites_mod.Suite] = field(default_factory=dict)
+    matrix: matrix_mod.Matrix | None = None
+    soak: soak_config.SoakConfig = field(default_factory=soak_config.SoakConfig)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def service(self, name: str) -> ServiceCheck | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def default_ports(self) -> dict[str, int]:
+        return {s.name: s.port for s in self.services}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": str(self.source),
+            "compose_files": [str(p) for p in self.compose_files],
+            "profiles": list(self.profiles),
+            "services": {s.name: s.to_dict() for s in self.services},
+            "env": {"required": list(self.required_env), "defaults": dict(self.env_defaults)},
+            "export": dict(self.export),
+            "migrations": None
+            if self.migrations is None
+            else {
+                "directory": str(self.migrations.directory),
+                "dsn": self.migrations.dsn,
+                "table": self.migrations.table,
+            },
+            "pytest": asdict(self.pytest),
+            "timeouts": asdict(self.timeouts),
+            "artifacts_dir": str(self.artifacts_dir),
+            "secrets": self.secrets.to_dict(),
+            "suites": {name: suite.to_dict() for name, suite in self.suites.items()},
+            "matrix": None if self.matrix is None else self.matrix.to_json(),
+            "soak": self.soak.to_dict(),
+        }

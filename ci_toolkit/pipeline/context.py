@@ -1,0 +1,81 @@
+"""What a run is before it starts: its options, its name, where its evidence goes.
+
+`plan()` builds a frozen `RunContext` once — after the suite, matrix cell and other
+command-line choices are applied — so nothing about a run's identity changes while it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ci_toolkit.config import Config
+from ci_toolkit.config.model import DEFAULT_ARTIFACTS_DIR
+from ci_toolkit.output.console import Reporter
+from ci_toolkit.signals import SignalGuard
+from ci_toolkit.stack import prune
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    keep: bool = False
+    pytest_args: tuple[str, ...] = ()
+    artifacts_dir: Path | None = None
+    project: str | None = None
+    diagnostics: str = "on-failure"  # on-failure | always
+    prune_ttl_hours: float = prune.DEFAULT_TTL_HOURS
+    secrets_from_env: bool = False  # take [secrets] from the environment instead of SSM
+    secrets_file: Path | None = None  # ... or from a .env-style file
+    # For compose interpolation and the tests, over os.environ: a matrix cell, a soak iteration.
+    env: dict[str, str] = field(default_factory=dict)
+    suite: str | None = None  # the suite's -m and args are already in pytest_args (selection.apply)
+    workers: str | None = None  # pytest-xdist -n: a number, auto or logical
+    test_timeout: float | None = None  # pytest-timeout, per test
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """One run's fixed facts, shared read-only by its steps."""
+
+    config: Config
+    options: RunOptions
+    reporter: Reporter
+    guard: SignalGuard
+    run_id: str
+    project: str
+    run_dir: Path
+
+
+def plan(
+    config: Config,
+    options: RunOptions,
+    reporter: Reporter,
+    guard: SignalGuard | None = None,
+    *,
+    run_id: str | None = None,
+) -> RunContext:
+    run_id = run_id or secrets.token_hex(4)
+    project = options.project or make_project_name(config, run_id)
+    run_dir = (artifacts_root(options.artifacts_dir, config) / project).resolve()
+    return RunContext(config, options, reporter, guard or SignalGuard(), run_id, project, run_dir)
+
+
+def artifacts_root(override: Path | None, config: Config | None = None) -> Path:
+    """The one answer to "where do results go": --artifacts-dir, else the config's, else the default."""
+    if override is not None:
+        return override
+    return config.artifacts_dir if config is not None else Path(DEFAULT_ARTIFACTS_DIR)
+
+
+def make_project_name(config: Config, run_id: str) -> str:
+    slug = "".join(c if c.isalnum() else "-" for c in config.root.name.lower()).strip("-")[:20] or "run"
+    return f"{config.project_prefix}-{slug}-{run_id}"
+
+
+def process_env(overlay: Mapping[str, str] = {}) -> dict[str, str]:
+    """The one merge of the run's own variables over this process's environment (what compose,
+    templates and the tests see)."""
+    return {**os.environ, **overlay}

@@ -1,0 +1,83 @@
+"""What a run has produced so far: a frozen `RunState`, replaced (never edited) by the sequence
+after each step from the product that step returned.
+
+Each step returns one product below; its fields are named after the `RunState` fields it fills,
+and `detail`/`status` say what the phase line shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
+
+from ci_toolkit.results.model import ServiceResult
+
+if TYPE_CHECKING:
+    from ci_toolkit.pipeline.pytest_run import TestRun
+    from ci_toolkit.stack.compose import Stack
+    from ci_toolkit.stack.engine import ContainerState, Engine, EventRecorder
+
+
+@dataclass(frozen=True)
+class RunState:
+    env: dict[str, str] = field(default_factory=dict)  # what compose and the tests see over os.environ
+    model: dict[str, Any] | None = None  # `docker compose config` of the user's files
+    engine: Engine | None = None
+    secrets: dict[str, str] = field(default_factory=dict)  # for the tests only: never compose, state, disk
+    stack: Stack | None = None
+    events: EventRecorder | None = None
+    up_started: float | None = None  # monotonic time `up` began: readiness is measured from it
+    services: dict[str, ServiceResult] = field(default_factory=dict)
+    test_run: TestRun | None = None
+
+    def absorb(self, product: Product) -> RunState:
+        own = {f.name for f in fields(self)}
+        return replace(self, **{f.name: getattr(product, f.name) for f in fields(product) if f.name in own})
+
+
+@dataclass(frozen=True)
+class Product:
+    """What a step returns. `detail` is the phase line's text; `status` its status."""
+
+    detail: str = ""
+
+    @property
+    def status(self) -> str:
+        return "skipped" if self.detail.startswith("skipped") else "ok"
+
+
+@dataclass(frozen=True)
+class Validated(Product):
+    env: dict[str, str] = field(default_factory=dict)
+    model: dict[str, Any] | None = None
+    engine: Engine | None = None
+
+
+@dataclass(frozen=True)
+class SecretsFetched(Product):
+    secrets: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Started(Product):
+    stack: Stack | None = None
+    events: EventRecorder | None = None
+    up_started: float | None = None
+
+
+@dataclass(frozen=True)
+class Reached(Product):
+    """The live stack's endpoints and the exports rendered from them (env = run env + exports)."""
+
+    services: dict[str, ServiceResult] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Tested(Product):
+    test_run: TestRun | None = None
+    baseline: dict[str, ContainerState] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.test_run is not None and self.test_run.exit_code != 0 else "ok"
