@@ -6,7 +6,10 @@ import sys
 
 
 def main() -> None:
+    from ci_toolkit import terminal
     from ci_toolkit.cli import app
+
+    terminal.install()  # a closed terminal (SIGHUP, EIO) must not stop teardown
 
     try:
         app()

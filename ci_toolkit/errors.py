@@ -18,6 +18,7 @@ class ExitCode:
     INFRASTRUCTURE = 4
     MIGRATIONS = 5
     TEST_RUNNER = 6
+    ARTIFACTS = 7  # the artifacts dir could not be written: no space left, over quota, read-only
     SECRET_NOT_FOUND = 10
     SECRET_ACCESS_DENIED = 11
     SECRET_NO_CREDENTIALS = 12
@@ -75,6 +76,18 @@ class ServiceNotReady(InfrastructureError):
         return text
 
 
+class EngineLost(InfrastructureError):
+    """The connection to the Docker engine was lost mid-run (the engine stopped or restarted)."""
+
+
+class ArtifactsUnwritable(CiToolkitError):
+    """The artifacts dir's filesystem refused a write (ENOSPC, EDQUOT, EROFS): the machine's fault,
+    not a bug; the stack is torn down all the same and the result still goes to stdout."""
+
+    exit_code = ExitCode.ARTIFACTS
+    status = "artifacts_error"
+
+
 class MigrationError(CiToolkitError):
     exit_code = ExitCode.MIGRATIONS
     status = "migration_error"
@@ -117,7 +130,7 @@ class SecretNoCredentials(SecretError):
 
 
 class Interrupted(CiToolkitError):
-    """A signal (SIGINT/SIGTERM) stopped the run; exit code is 128 + signal number."""
+    """A signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) stopped the run; exit code is 128 + signal number."""
 
     status = "interrupted"
 

@@ -1,4 +1,5 @@
-"""SIGINT/SIGTERM become an `Interrupted` exception, so teardown runs in `finally`.
+"""SIGINT, SIGTERM, SIGHUP (the terminal closed, SSH dropped) and SIGQUIT become an
+`Interrupted` exception, so teardown runs in `finally`; exit code 128 + the signal's number.
 
 Once teardown has begun, a further signal never aborts it: it only asks for a forced,
 faster teardown (no graceful stop period).
@@ -15,7 +16,7 @@ from typing import Any
 
 from ci_toolkit.errors import Interrupted
 
-HANDLED = (signal.SIGINT, signal.SIGTERM)
+HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 class SignalGuard:

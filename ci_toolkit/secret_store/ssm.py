@@ -1,6 +1,6 @@
 """Resolving [secrets] against SSM Parameter Store, and the error messages that say what to do.
 
-boto3 is imported only through `ci_toolkit.aws`, when a resolution starts.
+boto3 is imported only through `ci_toolkit.secret_store.aws`, when a resolution starts.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ci_toolkit.errors import (
     SecretNoCredentials,
     SecretNotFound,
 )
+from ci_toolkit.output import github
 from ci_toolkit.secret_store import Resolution, protect
 
 if TYPE_CHECKING:
@@ -269,7 +270,7 @@ def _rejected(
 
 
 def _credentials_hint(env: Mapping[str, str]) -> str:
-    if env.get("GITHUB_ACTIONS", "").lower() == "true":
+    if github.enabled(environ=env):
         token = (
             "the job may request an OIDC token but no role was assumed"
             if env.get("ACTIONS_ID_TOKEN_REQUEST_URL")

@@ -10,7 +10,6 @@ The report (Markdown + JSON) is written at the end, on --fail-fast, and on Ctrl-
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
 import threading
@@ -24,11 +23,11 @@ from typing import Any
 from ci_toolkit.config.loader import Config
 from ci_toolkit.config.soak_settings import SoakOptions
 from ci_toolkit.errors import InfrastructureError, Interrupted
+from ci_toolkit.output import github
 from ci_toolkit.output.console import Reporter
 from ci_toolkit.pipeline import artifacts, context, sequence
 from ci_toolkit.pipeline.context import RunOptions
 from ci_toolkit.proc import COMMAND_LOG
-from ci_toolkit.redact import REDACTOR
 from ci_toolkit.results.model import RunResult
 from ci_toolkit.signals import SignalGuard
 from ci_toolkit.soak import metrics as soak_metrics
@@ -248,8 +247,5 @@ class Soak:
         markdown = soak_report.render_markdown(self.report)
         artifacts.write_json(self.out_dir / "soak-report.json", self.report)
         artifacts.write_text(self.out_dir / "soak-report.md", markdown)
-        summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if summary:
-            with open(summary, "a", encoding="utf-8") as fh:
-                fh.write(REDACTOR(markdown) + "\n")
+        github.append_step_summary(markdown)
         return self.report

@@ -1,4 +1,4 @@
-"""ci_toolkit.github: workflow-command escaping, log groups, annotations, the job summary and
+"""ci_toolkit.output.github: workflow-command escaping, log groups, annotations, the job summary and
 step outputs. Real files in tmp_path stand in for the runner's GITHUB_* files."""
 
 from __future__ import annotations
