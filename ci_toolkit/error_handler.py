@@ -8,7 +8,9 @@ is none yet, and the message says where.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import sys
 import tempfile
 import traceback
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci_toolkit.errors import CiToolkitError, ExitCode, Interrupted
+from ci_toolkit.errors import ArtifactsUnwritable, CiToolkitError, ExitCode, Interrupted
 from ci_toolkit.redact import REDACTOR
 
 
@@ -34,6 +36,8 @@ def classify(exc: BaseException, run_dir: Path | None = None) -> Failure:
     """The one mapping from an exception to status, exit code and message."""
     if isinstance(exc, KeyboardInterrupt):
         exc = Interrupted(2)
+    if isinstance(exc, OSError) and exc.errno in FULL_DISK:  # the machine's fault, not a bug
+        exc = disk_full(exc, Path(exc.filename) if exc.filename else run_dir)
     if isinstance(exc, CiToolkitError):
         return Failure(exc.status, exc.exit_code, REDACTOR(str(exc)), exc)
     log = write_traceback(exc, run_dir)
@@ -45,6 +49,42 @@ def classify(exc: BaseException, run_dir: Path | None = None) -> Failure:
             "please attach it to a bug report"
         ),
     )
+
+
+FULL_DISK = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def disk_full(exc: OSError, path: Path | None) -> ArtifactsUnwritable:
+    """ENOSPC / EDQUOT / EROFS while writing `path`: say so, with the free space where it failed."""
+    what = os.strerror(exc.errno or errno.ENOSPC).lower()  # "no space left on device", ...
+    where = f" writing {path}" if path is not None else ""
+    free = _free_space(path)
+    error = ArtifactsUnwritable(
+        f"{what}{where}" + (f" ({free} free there)" if free else ""),
+        hint="free some space, or point --artifacts-dir (artifacts_dir in the config) at a "
+        "filesystem with room; the stack was torn down all the same",
+    )
+    error.__cause__ = exc
+    return error
+
+
+def _free_space(path: Path | None) -> str:
+    probe = path
+    while probe is not None and not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe is None:
+        return ""
+    try:
+        free = float(shutil.disk_usage(probe).free)
+    except OSError:
+        return ""
+    if free < 1024:
+        return f"{free:.0f} bytes"
+    for unit in ("KiB", "MiB", "GiB"):
+        free /= 1024
+        if free < 1024 or unit == "GiB":
+            break
+    return f"{free:.1f} {unit}"
 
 
 def guarded(fn: Callable[[], int]) -> int:

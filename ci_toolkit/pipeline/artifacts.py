@@ -5,9 +5,12 @@ a redacted environment snapshot and `run.json`. Everything goes through the reda
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ci_toolkit.error_handler import FULL_DISK, disk_full
+from ci_toolkit.errors import ArtifactsUnwritable
 from ci_toolkit.pipeline.context import process_env
 from ci_toolkit.proc import COMMAND_LOG
 from ci_toolkit.redact import REDACTOR
@@ -16,9 +19,29 @@ from ci_toolkit.stack.engine import Engine
 
 
 def write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(REDACTOR(text), encoding="utf-8")
+    """Write one artifact (redacted). A full, over-quota or read-only filesystem raises
+    `ArtifactsUnwritable` naming the path, and leaves no truncated file behind."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(REDACTOR(text), encoding="utf-8")
+    except OSError as exc:
+        if exc.errno not in FULL_DISK:
+            raise
+        path.unlink(missing_ok=True)
+        raise disk_full(exc, path) from exc
     return path
+
+
+def make_room(run_dir: Path, keep: Sequence[str]) -> list[str]:
+    """Delete the largest evidence files of a run whose filesystem is full, so that the small,
+    most useful ones (`keep`: run.json, SUMMARY.md) fit. Returns what was deleted."""
+    files = [p for p in run_dir.rglob("*") if p.is_file() and p.name not in keep and p.stat().st_size]
+    files.sort(key=lambda p: p.stat().st_size, reverse=True)
+    dropped = []
+    for path in files[:5]:
+        dropped.append(f"{path.relative_to(run_dir)} ({path.stat().st_size} bytes)")
+        path.unlink(missing_ok=True)
+    return dropped
 
 
 def write_json(path: Path, data: Any) -> Path:
@@ -37,6 +60,8 @@ def collect_stack(
     if compose_ps or engine is None:
         try:
             write_json(run_dir / "compose-ps.json", compose.ps_json(stack))
+        except ArtifactsUnwritable:
+            raise
         except Exception as exc:  # collecting evidence must never mask the run's own outcome
             problems.append(f"compose-ps.json: {exc}")
     if engine is None:
@@ -52,6 +77,8 @@ def collect_stack(
         try:
             write_text(run_dir / "logs" / f"{state.service or state.name}.log", engine.logs(state.id))
             inspected.append(engine.inspect_raw(state.id))
+        except ArtifactsUnwritable:
+            raise  # the disk is full: the next container's logs will not fit either
         except Exception as exc:
             problems.append(f"{state.name}: {exc}")
     write_json(run_dir / "inspect.json", inspected)

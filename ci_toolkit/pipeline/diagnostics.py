@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_toolkit import __version__
 from ci_toolkit.error_handler import Failure
-from ci_toolkit.errors import CiToolkitError, ServiceNotReady
+from ci_toolkit.errors import ArtifactsUnwritable, CiToolkitError, ServiceNotReady
 from ci_toolkit.pipeline import artifacts
 from ci_toolkit.pipeline.context import RunContext, artifacts_root
 from ci_toolkit.pipeline.state import RunState
@@ -38,13 +38,14 @@ LOOK_AT = {
 
 def write_bundle(ctx: RunContext, state: RunState, result: RunResult, failure: BaseException | None) -> None:
     d = ctx.run_dir
-    artifacts.write_commands(d)
-    artifacts.write_env_snapshot(d, state.env)
+    # The smallest, most useful file first: on a full disk it is the one that still fits.
+    artifacts.write_text(d / "SUMMARY.md", summary(ctx, result, failure))
+    artifacts.write_json(d / "versions.json", versions(state.engine))
     artifacts.write_json(d / "ports.json", {name: s.to_dict() for name, s in state.services.items()})
+    artifacts.write_env_snapshot(d, state.env)
     if state.events is not None:
         artifacts.write_json(d / "events.json", state.events.events)
-    artifacts.write_json(d / "versions.json", versions(state.engine))
-    artifacts.write_text(d / "SUMMARY.md", summary(ctx, result, failure))
+    artifacts.write_commands(d)
 
 
 def early_failure(artifacts_dir: Path | None, project: str | None, failure: Failure) -> RunResult:
@@ -56,13 +57,16 @@ def early_failure(artifacts_dir: Path | None, project: str | None, failure: Fail
     )
     where = LOOK_AT.get(result.status, "the message above")
     first = result.message.strip().splitlines()[0] if result.message.strip() else result.status
-    artifacts.write_json(run_dir / "run.json", result.to_dict())
-    artifacts.write_text(
-        run_dir / "SUMMARY.md",
-        f"**{result.status}** (exit code {result.exit_code}) before anything started: {first}\n"
-        f"Look at: {where}.\n\n```\n{result.message.strip()}\n```\n",
-    )
-    artifacts.write_commands(run_dir)
+    try:
+        artifacts.write_json(run_dir / "run.json", result.to_dict())
+        artifacts.write_text(
+            run_dir / "SUMMARY.md",
+            f"**{result.status}** (exit code {result.exit_code}) before anything started: {first}\n"
+            f"Look at: {where}.\n\n```\n{result.message.strip()}\n```\n",
+        )
+        artifacts.write_commands(run_dir)
+    except ArtifactsUnwritable:
+        pass  # the result still reaches stdout and the console; the disk has no room for it
     return result
 
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from ci_toolkit.errors import ExitCode, Interrupted
+from ci_toolkit.errors import ArtifactsUnwritable, ExitCode, Interrupted
 from ci_toolkit.pipeline import artifacts, diagnostics, endpoints, outcome, saved_stack, steps
 from ci_toolkit.pipeline.context import RunContext
 from ci_toolkit.pipeline.state import Product, RunState
@@ -69,7 +69,9 @@ class Sequence:
         ctx.guard.teardown()  # from here a signal only forces a faster teardown
         if collect:
             evidence = failure is not None or ctx.options.diagnostics == "always"
-            self._safely("collect", lambda: steps.collect(ctx, self.state, evidence=evidence))
+            error = self._safely("collect", lambda: steps.collect(ctx, self.state, evidence=evidence))
+            if isinstance(error, ArtifactsUnwritable):  # the evidence is lost: the run cannot pass
+                failure = failure or error
         if self.state.stack is not None:
             if keep and failure is None:
                 keep_stack(ctx, self.state)
@@ -85,13 +87,33 @@ class Sequence:
     def conclude(self, failure: BaseException | None, *, bundle: bool = True) -> RunResult:
         """The result, written as run.json; the diagnostics bundle on failure (or always)."""
         result = outcome.build_result(self.ctx, self.state, self.timeline.phases, failure)
-        artifacts.write_json(self.ctx.run_dir / "run.json", result.to_dict())
+        result = self._write_result(result)
         always = self.ctx.options.diagnostics == "always"
         if bundle and (result.exit_code != ExitCode.OK or always):
             try:
                 diagnostics.write_bundle(self.ctx, self.state, result, failure)
             except Exception as exc:  # never let the evidence writer hide the run's outcome
                 self.ctx.reporter.warn(f"could not write the whole diagnostics bundle: {exc}")
+        return result
+
+    def _write_result(self, result: RunResult) -> RunResult:
+        """run.json, even on a full disk: then the largest evidence files make room for it, and a
+        run that would have passed (or only failed tests) ends as artifacts_error."""
+        path = self.ctx.run_dir / "run.json"
+        try:
+            artifacts.write_json(path, result.to_dict())
+            return result
+        except ArtifactsUnwritable as exc:
+            dropped = artifacts.make_room(self.ctx.run_dir, keep=("run.json", "SUMMARY.md"))
+            note = f"; deleted to make room for run.json: {', '.join(dropped)}" if dropped else ""
+            if result.exit_code in (ExitCode.OK, ExitCode.TESTS_FAILED):
+                result = replace(result, status=exc.status, exit_code=exc.exit_code, message=f"{exc}{note}")
+            else:
+                result = replace(result, message=f"{result.message}{note}")
+        try:
+            artifacts.write_json(path, result.to_dict())
+        except ArtifactsUnwritable as exc:
+            self.ctx.reporter.warn(f"run.json was not written: {exc.message}")
         return result
 
     def _safely(self, name: str, step: Callable[[], Product]) -> BaseException | None:

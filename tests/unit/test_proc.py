@@ -154,35 +154,52 @@ def test_watch_raising_stops_the_child_then_its_error_is_raised(tmp_path: Path) 
     assert record.returncode == 2 and "(stopped: redis went away)" in record.stderr
 
 
+class Signalled(Exception):
+    pass
+
+
+class SelfSignal:
+    """Sends SIGUSR1 to this process, whose handler raises in the main thread as ci-toolkit's
+    SIGINT/SIGTERM handler does; a signal that comes after the test is swallowed."""
+
+    def __init__(self) -> None:
+        self.armed = True
+        self.timers: list[threading.Timer] = []
+
+    def handle(self, signum: int, frame: object) -> None:
+        if self.armed:
+            raise Signalled
+
+    def send_after(self, seconds: float) -> None:
+        self.timers.append(threading.Timer(seconds, os.kill, args=(os.getpid(), signal.SIGUSR1)))
+        self.timers[-1].start()
+
+
 @pytest.fixture
-def usr1_raises() -> Iterator[type[Exception]]:
-    """SIGUSR1 raises in the main thread, as ci-toolkit's SIGINT/SIGTERM handler does."""
-
-    class Signalled(Exception):
-        pass
-
-    def handle(signum: int, frame: object) -> None:
-        raise Signalled
-
-    previous = signal.signal(signal.SIGUSR1, handle)
+def self_signal() -> Iterator[SelfSignal]:
+    sender = SelfSignal()
+    previous = signal.signal(signal.SIGUSR1, sender.handle)
     try:
-        yield Signalled
+        yield sender
     finally:
+        sender.armed = False
+        for timer in sender.timers:
+            timer.join()
         signal.signal(signal.SIGUSR1, previous)
 
 
 def test_a_signal_to_the_parent_stops_the_child_gracefully_and_is_reraised(
-    tmp_path: Path, usr1_raises: type[Exception]
+    tmp_path: Path, self_signal: SelfSignal
 ) -> None:
     cmd = child(TRAPS_SIGINT, tmp_path)
     lines: list[str] = []
 
     def on_line(line: str) -> None:
         lines.append(line)
-        if line == "ready":  # arrives while the parent waits for the next line
-            threading.Timer(0.2, os.kill, args=(os.getpid(), signal.SIGUSR1)).start()
+        if line == "ready":  # comes while the parent waits for the next line
+            self_signal.send_after(0.2)
 
-    with pytest.raises(usr1_raises):
+    with pytest.raises(Signalled):
         proc.stream(cmd, on_line=on_line, grace=5)
     assert lines == ["ready", "got SIGINT, stopping"]
     record = record_of(cmd)

@@ -1,8 +1,11 @@
-"""Static checks of .github/ and actions/: pinned third-party actions, no expressions inside
-`run:`, documented inputs, and zizmor + actionlint reporting nothing."""
+"""Checks of .github/ and actions/: third-party actions pinned to a known release (the table in
+action_pins.json), no expressions inside `run:`, documented inputs, least permissions, the
+composite actions' scripts (shellcheck, and run with bash), and zizmor + actionlint reporting
+nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,6 +23,9 @@ BIN = Path(sys.executable).parent
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>[^\s#]+)\s*(?:#\s*(?P<comment>.*))?$")
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"^v\d+\.\d+\.\d+\b")
+# A copy of ../shared/action-pins.md, kept here so the check does not depend on what is next to
+# the clone: per action, the releases that may be pinned (tag -> SHA) and the oldest that works.
+PINS: dict[str, dict[str, Any]] = json.loads((Path(__file__).with_name("action_pins.json")).read_text())["actions"]
 ACT_TESTED = ".github/workflows/example.yml"  # run with act by tests/e2e/test_act_example.py
 
 
@@ -38,6 +44,55 @@ def remote_uses(path: Path) -> Iterator[tuple[int, str, str | None]]:
         match = USES.match(line)
         if match and not match["ref"].startswith(("./", "docker://")):
             yield number, match["ref"], match["comment"]
+
+
+def pinned_files() -> list[Path]:
+    """Every file whose `uses:` lines are checked against the pin table: workflows, actions and
+    the actions' READMEs (their examples get copied)."""
+    return workflow_files() + sorted((REPO / "actions").rglob("*.md"))
+
+
+def yaml_uses(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "uses" and isinstance(value, str):
+                yield value
+            else:
+                yield from yaml_uses(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from yaml_uses(item)
+
+
+def version(tag: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in tag.removeprefix("v").split("."))
+
+
+def pin_problems(path: Path) -> list[str]:
+    """What is wrong with each third-party `uses:` in the file, by the pin table."""
+    problems = []
+    for number, ref, comment in remote_uses(path):
+        where = f"{path.relative_to(REPO)}:{number}: {ref}"
+        name, _, sha = ref.partition("@")
+        action = "/".join(name.split("/")[:2])  # owner/repo/sub/dir@sha -> owner/repo
+        tag = (comment or "").split(" ")[0]
+        if not PINNED.match(ref):
+            problems.append(f"{where}: not pinned by a full 40-hex commit SHA")
+        if action not in PINS:
+            problems.append(f"{where}: {action} is not in tests/unit/action_pins.json")
+            continue
+        releases: dict[str, str] = PINS[action]["releases"]
+        tag_of_sha = {s: t for t, s in releases.items()}
+        if sha not in tag_of_sha:
+            problems.append(f"{where}: not a release in the pin table; one of {releases}")
+        elif tag != tag_of_sha[sha]:
+            problems.append(f"{where}: the comment says {tag or 'nothing'}, the SHA is {tag_of_sha[sha]}")
+        minimum = PINS[action]["minimum"]
+        pinned = tag_of_sha.get(sha, tag)
+        if minimum and VERSION_COMMENT.match(pinned) and version(pinned) < version(minimum):
+            why = PINS[action].get("minimum_why", "")
+            problems.append(f"{where}: {pinned} is below the minimum {minimum}: {why}")
+    return problems
 
 
 def run_blocks(node: Any) -> Iterator[str]:
@@ -76,6 +131,34 @@ def test_remote_actions_are_pinned_to_a_commit_with_a_version_comment(path: Path
         where = f"{path.relative_to(REPO)}:{number}: {ref}"
         assert PINNED.match(ref), f"{where}: pin to a full 40-hex commit SHA"
         assert comment and VERSION_COMMENT.match(comment), f"{where}: add a `# vX.Y.Z` comment"
+
+
+@pytest.mark.parametrize("path", pinned_files(), ids=lambda p: p.relative_to(REPO).as_posix())
+def test_third_party_actions_are_pinned_to_a_release_in_the_pin_table(path: Path) -> None:
+    assert pin_problems(path) == []
+
+
+@pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.relative_to(REPO).as_posix())
+def test_every_uses_is_one_the_line_check_reads(path: Path) -> None:
+    """A `uses:` the line parser misses (quoted, flow style) would escape the pin checks."""
+    read = {ref for _, ref, _ in remote_uses(path)}
+    remote = {u for u in yaml_uses(yaml.safe_load(path.read_text())) if not u.startswith(("./", "docker://"))}
+    assert remote == read
+
+
+def test_the_pin_check_catches_old_unknown_and_mislabelled_pins(tmp_path: Path) -> None:
+    workflow = tmp_path / "old.yml"
+    workflow.write_text(
+        "- uses: actions/cache@6849a6489940f00c2f30c0fb92c6274307ccb58a # v4.1.2\n"
+        "- uses: actions/checkout@v7\n"
+        "- uses: actions/cache@27d5ce7f107fe9357f9df03efb73ab90386fccae # v5.0.4\n"
+        "- uses: someone/else@3d3c42e5aac5ba805825da76410c181273ba90b1 # v1.0.0\n"
+    )
+    problems = "\n".join(pin_problems(workflow.relative_to(tmp_path.parent) and workflow))
+    assert "old.yml:1: actions/cache@6849a64" in problems and "v4.1.2 is below the minimum v4.2.0" in problems
+    assert "old.yml:2: actions/checkout@v7: not pinned by a full 40-hex commit SHA" in problems
+    assert "old.yml:3: actions/cache@27d5ce7f107fe9357f9df03efb73ab90386fccae: the comment says v5.0.4" in problems
+    assert "someone/else is not in tests/unit/action_pins.json" in problems
 
 
 @pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.relative_to(REPO).as_posix())
