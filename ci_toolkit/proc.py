@@ -86,10 +86,6 @@ def run(
     """
     argv, workdir = [str(part) for part in cmd], os.fspath(cwd) if cwd is not None else os.getcwd()
     started = time.monotonic()
-
-    def record(returncode: int | None, out: str, err: str) -> None:
-        COMMAND_LOG.add(CommandRecord(tuple(argv), workdir, returncode, time.monotonic() - started, out, err))
-
     stdin = subprocess.PIPE if input is not None else subprocess.DEVNULL
     child = _spawn(argv, env, workdir, stdin=stdin, stderr=subprocess.PIPE)
     supervisor = _Supervisor(child, grace=0).start(timeout, cancel)  # a short command is killed outright
@@ -101,12 +97,12 @@ def run(
         raise
     finally:
         supervisor.finished.set()
-    if supervisor.reason is not None:
-        record(None, out, err)
-        if supervisor.reason == TIMED_OUT:
-            raise CommandError(argv, None, out, err, timeout=timeout)
+    returncode = None if supervisor.reason else child.returncode  # None: killed
+    COMMAND_LOG.add(CommandRecord(tuple(argv), workdir, returncode, time.monotonic() - started, out, err))
+    if supervisor.reason == TIMED_OUT:
+        raise CommandError(argv, None, out, err, timeout=timeout)
+    if supervisor.reason == CANCELLED:
         raise CommandError(argv, None, out, err + "\n(cancelled)")
-    record(child.returncode, out, err)
     if check and child.returncode != 0:
         raise CommandError(argv, child.returncode, out, err)
     return subprocess.CompletedProcess(argv, child.returncode, out, err)
@@ -184,8 +180,8 @@ def stream(
 
 
 class _Supervisor:
-    """Stops a streamed child once, for the first reason that comes: its timeout, `cancel`,
-    `watch` raising, or the caller's thread being interrupted. A finished child is left alone."""
+    """Stops a child once, for the first reason that comes: its timeout, `cancel`, `watch`
+    raising, or (streamed) the caller's thread being interrupted. A finished one is left alone."""
 
     def __init__(self, child: subprocess.Popen[str], grace: float) -> None:
         self.child, self.grace = child, grace
@@ -208,6 +204,8 @@ class _Supervisor:
         watch: Callable[[], None] | None = None,
         interval: float = 0.1,
     ) -> _Supervisor:
+        if timeout is None and cancel is None and watch is None:
+            return self  # nothing to watch for
         deadline = None if timeout is None else time.monotonic() + timeout
 
         def supervise() -> None:

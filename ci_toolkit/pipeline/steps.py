@@ -8,17 +8,18 @@ returns what it produces (a `Product`); none changes shared state. `sequence` or
 from __future__ import annotations
 
 import importlib
+import shlex
 import threading
 import time
 
-from ci_toolkit.errors import CiToolkitError, InfrastructureError
+from ci_toolkit.errors import CiToolkitError, CommandError, EngineLost, InfrastructureError
 from ci_toolkit.pipeline import artifacts, checks, endpoints, migrations, pytest_run
 from ci_toolkit.pipeline.context import RunContext, process_env
 from ci_toolkit.pipeline.state import Product, Reached, RunState, SecretsFetched, Started, Tested, Validated
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.results.model import ServiceResult
 from ci_toolkit.stack import compose, health, prune
-from ci_toolkit.stack.engine import Engine, EventRecorder, remove_leftovers
+from ci_toolkit.stack.engine import Engine, EventRecorder, remove_leftovers, wait_until_reachable
 
 
 def validate(ctx: RunContext, state: RunState) -> Validated:
@@ -193,6 +194,10 @@ def test(ctx: RunContext, state: RunState) -> Tested:
         on_line=ctx.reporter.test_output,
         watch=lambda: health.watch(engine, ctx.project, baseline, checked),
     )
+    if test_run.exit_code != 0:
+        # Failed tests may be the symptom: a service (or the engine) that died as the last tests
+        # ran, before the periodic watch looked, is named as the cause.
+        health.watch(engine, ctx.project, baseline, checked)
     c = test_run.counts
     detail = f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.skipped} skipped"
     return Tested(detail, test_run=test_run, baseline=baseline)
@@ -207,12 +212,47 @@ def collect(ctx: RunContext, state: RunState, *, evidence: bool) -> Product:
 
 
 def down(ctx: RunContext, state: RunState) -> Product:
+    """compose down, then anything still labelled with the project. An engine that is gone
+    (stopped, restarting) is waited for, up to timeouts.down, before giving up with the command
+    that removes the stack later."""
     assert state.stack is not None
+    engine = state.engine
+    budget = ctx.config.timeouts.down
+    started = time.monotonic()
+    if engine is not None and not engine.reachable():
+        _wait_for_engine(ctx, state, engine, budget)
     try:
-        compose.down(state.stack, timeout=ctx.config.timeouts.down, force=ctx.guard.force)
+        compose.down(state.stack, timeout=budget, force=ctx.guard.force)
+    except CommandError:
+        if engine is None or engine.reachable():
+            raise
+        _wait_for_engine(ctx, state, engine, max(budget - (time.monotonic() - started), 1.0))
+        compose.down(state.stack, timeout=budget, force=ctx.guard.force)
     finally:
         # The safety net: whatever compose missed (a container created while `up` was
         # being killed, one started outside compose with the project's label) goes by label.
-        left = remove_leftovers(state.engine, ctx.project) if state.engine is not None else {}
+        left = remove_leftovers(engine, ctx.project) if engine is not None and engine.reachable() else {}
     missed = {kind: len(ids) for kind, ids in left.items() if ids}
     return Product(f"removed after compose down: {missed}" if missed else "")
+
+
+def _wait_for_engine(ctx: RunContext, state: RunState, engine: Engine, seconds: float) -> None:
+    assert state.stack is not None
+    ctx.reporter.warn(f"the Docker engine is not answering; waiting up to {seconds:g}s for it to come back")
+    back = wait_until_reachable(
+        engine,
+        seconds,
+        lambda elapsed: ctx.reporter.info(
+            f"    still waiting for the Docker engine ({elapsed:.0f}s of {seconds:g}s)"
+        ),
+    )
+    if back:
+        ctx.reporter.info("    the Docker engine is back; removing the stack")
+        return
+    command = shlex.join(state.stack.command("down", "--volumes", "--remove-orphans"))
+    raise EngineLost(
+        f"the Docker engine did not come back within {seconds:g}s (timeouts.down), so the stack "
+        f"{ctx.project} is still there; once the engine is back, remove it with:\n    {command}\n"
+        f"  or, from {ctx.config.root}:  ci-toolkit stack down --project {ctx.project}",
+        hint="start the engine (Docker Desktop, `sudo systemctl start docker`), then run the command above",
+    )

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ci_toolkit.errors import InfrastructureError
+from ci_toolkit.errors import EngineLost, InfrastructureError
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -72,17 +74,34 @@ class Engine:
     def version(self) -> dict[str, Any]:
         return dict(self.api.version())
 
+    def reachable(self, timeout: float = 2.0) -> bool:
+        """Does the engine answer a ping right now (within `timeout` seconds)?"""
+        previous = self.api.timeout
+        try:
+            self.api.timeout = timeout
+            return bool(self.api.ping())
+        except Exception:
+            return False
+        finally:
+            self.api.timeout = previous
+
     def containers(self, project: str) -> list[ContainerState]:
+        """The project's containers; `EngineLost` if the engine stopped answering."""
         import docker.errors
 
-        listed = self.api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
-        states = []
-        for c in listed:
-            try:
-                states.append(self.inspect(c["Id"]))
-            except docker.errors.NotFound:
-                continue  # removed between the listing and the inspect (a teardown, a prune)
-        return states
+        try:
+            listed = self.api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
+            states = []
+            for c in listed:
+                try:
+                    states.append(self.inspect(c["Id"]))
+                except docker.errors.NotFound:
+                    continue  # removed between the listing and the inspect (a teardown, a prune)
+            return states
+        except Exception as exc:
+            if connection_lost(exc):
+                raise lost(exc) from None
+            raise
 
     def inspect(self, container_id: str) -> ContainerState:
         data = self.api.inspect_container(container_id)
@@ -113,6 +132,46 @@ class Engine:
     def logs(self, container_id: str, tail: int | str = "all") -> str:
         raw = self.api.logs(container_id, stdout=True, stderr=True, tail=tail, timestamps=False)
         return bytes(raw).decode(errors="replace")
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """The engine stopped answering (stopped, restarting, socket gone) — not a request it refused."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return True
+    text = str(exc)
+    return any(
+        s in text for s in ("Connection aborted", "Connection refused", "Cannot connect to the Docker")
+    )
+
+
+def lost(exc: BaseException | None = None) -> EngineLost:
+    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    why = f": {_reason(exc)}" if isinstance(exc, Exception) else ""
+    return EngineLost(
+        f"lost the connection to the Docker engine at {where} (it stopped or restarted){why}",
+        hint="the service failures that follow are its consequence; ci-toolkit waits for the "
+        "engine (timeouts.down) to remove the stack",
+    )
+
+
+def wait_until_reachable(
+    engine: Engine, seconds: float, on_wait: Callable[[float], None], every: float = 5.0
+) -> bool:
+    """Poll the engine until it answers or `seconds` pass; `on_wait(elapsed)` every `every` s."""
+    started = time.monotonic()
+    said = 0.0
+    while True:
+        if engine.reachable(timeout=1.0):
+            return True
+        elapsed = time.monotonic() - started
+        if elapsed >= seconds:
+            return False
+        if elapsed - said >= every or said == 0.0:
+            on_wait(elapsed)
+            said = elapsed or 1e-9
+        time.sleep(0.25)
 
 
 def _reason(exc: Exception) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ci_toolkit.config.loader import ServiceCheck
 from ci_toolkit.errors import InfrastructureError, ServiceNotReady
-from ci_toolkit.stack.engine import ContainerState, Engine
+from ci_toolkit.stack.engine import ContainerState, Engine, lost
 from ci_toolkit.stack.probes import NotReady, probe
 
 POLL_INTERVAL = 0.05  # seconds between attempt starts, per service
@@ -145,11 +145,36 @@ def watch(
 ) -> None:
     """Raise `ServiceNotReady` if a container exited, restart-looped or turned unhealthy
     since `baseline` was taken (used while the tests run)."""
-    for state in engine.containers(project):
+    states = engine.containers(project)
+    for state in states:
         before = baseline.get(state.service)
         if before is not None and before.status in ("exited", "dead"):
             continue  # it had already finished (an init job) before the tests started
-        _fail_if_broken(engine, state, before, checked=state.service in checked, phase="during the tests")
+        try:
+            _fail_if_broken(engine, state, before, checked=state.service in checked, phase="during the tests")
+        except ServiceNotReady:
+            # An engine that is shutting down stops every container first and closes its API
+            # last: "all of them exited at once" is the engine's doing if it then stops answering.
+            if _all_stopped(states, baseline) and _engine_going_away(engine):
+                raise lost() from None
+            raise
+
+
+ENGINE_VERDICT_SECONDS = 5.0  # how long a suspected engine shutdown is watched before blaming a service
+
+
+def _all_stopped(states: list[ContainerState], baseline: Mapping[str, ContainerState]) -> bool:
+    was_running = [s for s in states if (b := baseline.get(s.service)) is not None and b.status == "running"]
+    return bool(was_running) and all(s.status in ("exited", "dead") for s in was_running)
+
+
+def _engine_going_away(engine: Engine) -> bool:
+    deadline = time.monotonic() + ENGINE_VERDICT_SECONDS
+    while time.monotonic() < deadline:
+        if not engine.reachable(timeout=0.5):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def _finished(state: ContainerState) -> bool:

@@ -1,0 +1,33 @@
+"""What the benchmarks promise (GitHub issue 7's targets) and the reference figures measured once
+before on this machine; which targets a run's figures meet."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# (key in results, label, how it is compared, threshold)
+TARGETS = (
+    ("readiness.ratio_vs_limit", "readiness <= 1.10x the physical limit", "<=", 1.10),
+    ("readiness.speedup_vs_wait_1s", ">= 1.55x faster than `up --wait`, 1 s healthchecks", ">=", 1.55),
+    ("readiness.speedup_vs_wait_5s", ">= 3.7x faster than `up --wait`, 5 s healthchecks", ">=", 3.7),
+    ("overhead_seconds", "integration-run overhead <= 0.5 s over by hand", "<=", 0.5),
+    ("help_seconds", "`ci-toolkit --help` <= 0.25 s cold (median)", "<=", 0.25),
+)
+REFERENCE = {"limit": 1.60, "wait_default": 31.6, "wait_5s": 6.6, "wait_1s": 2.75, "down": 0.83}
+
+
+def lookup(results: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = results
+    for key in dotted.split("."):
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
+def check_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for key, label, op, threshold in TARGETS:
+        value = lookup(results, key)
+        met = None if value is None else (value <= threshold if op == "<=" else value >= threshold)
+        rows.append({"key": key, "target": label, "threshold": threshold, "measured": value, "met": met})
+    return rows
