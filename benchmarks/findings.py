@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from benchmarks.report import REFERENCE
+from benchmarks.targets import REFERENCE
 
 
 def lines(r: Mapping[str, Any]) -> list[str]:

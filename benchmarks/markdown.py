@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from benchmarks import findings
-from benchmarks.report import REFERENCE
+from benchmarks.targets import REFERENCE
 
 Row = Sequence[str]
 
@@ -206,10 +206,10 @@ METHOD = [
     "Its split into start-up / phases / exit comes from timestamping its `==>`/`<==` progress lines as "
     "they arrive (start-up: spawn to the first line; exit: last line to process exit).",
     "Physical limit: `docker compose up -d`, host ports from the engine API, then a protocol probe "
-    "(`ci_toolkit.probes`: postgres login + `SELECT 1`, redis `PING`, NATS `CONNECT`/`PING` + JetStream "
-    "API + monitor `/healthz`) started every 10 ms per service, attempts overlapping (1 s timeout each): "
-    "a connection opened in the first ~0.5 s can hang ~1 s in docker-proxy, the next attempt gets "
-    "through meanwhile. The pg up column shows that this polling does not slow postgres down.",
+    "(`ci_toolkit.stack.probes.probe`: postgres login + `SELECT 1`, redis `PING`, NATS "
+    "`CONNECT`/`PING` + JetStream API + monitor `/healthz`) started every 10 ms per service, attempts "
+    "overlapping (1 s timeout each): a connection opened in the first ~0.5 s can hang ~1 s in "
+    "docker-proxy, the next attempt gets through meanwhile. The pg up column shows that this polling does not slow postgres down.",
     "`up --wait` variants: a generated override adds healthchecks: `pg_isready -h 127.0.0.1` (over TCP, "
     "so the entrypoint's socket-only init server does not count), `redis-cli ping | grep PONG`, and for "
     "NATS `GET /healthz` on the monitor port through bash's /dev/tcp. The nats:2.10 image here is "
@@ -226,8 +226,9 @@ METHOD = [
     'daemon\'s timestamps (`docker logs -t`); the last "ready to accept connections" line (the first '
     "one is the entrypoint's socket-only init server) is when postgres really accepted connections. "
     "Host and daemon share one clock.",
-    "Overhead: the by-hand run uses no ci-toolkit code except `testrun.build_command` (to run pytest "
-    "with exactly the same arguments) and the protocol probes. Optional secrets the example declares "
+    "Overhead: the by-hand run uses no ci-toolkit code except "
+    "`ci_toolkit.pipeline.pytest_run.build_command` (to run pytest with exactly the same arguments) "
+    "and the protocol probes. Optional secrets the example declares "
     "(SSM) cannot be fetched here (no AWS credentials), so by hand there is nothing to fetch.",
     "Reference figures measured once on this machine before: physical limit "
     f"{REFERENCE['limit']} s, `--wait` default {REFERENCE['wait_default']} s, 5 s interval "

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ci_toolkit.config.loader import ServiceCheck
+from ci_toolkit.config import ServiceCheck
 from ci_toolkit.stack.engine import Engine
 from ci_toolkit.stack.probes import NotReady, probe
 
@@ -67,7 +67,8 @@ def unix_time(stamp: str) -> float:
 
 
 def answers(ep: Endpoint, timeout: float) -> bool:
-    """One protocol probe (ci_toolkit.probes): login + SELECT 1, PING, NATS CONNECT + JetStream API."""
+    """One protocol probe (`ci_toolkit.stack.probes.probe`): login + SELECT 1, PING, NATS CONNECT +
+    JetStream API."""
     try:
         probe(ep.check, ep.host, ep.ports, timeout)
     except NotReady:

@@ -26,7 +26,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and this checkout's ci_toolkit importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import report, suites
+from benchmarks import results as results_doc
+from benchmarks import suites
 from benchmarks.stack import CREATED, Context, checks, clean_up, leftovers, make_workdir
 from benchmarks.variants import VARIANTS
 
@@ -35,6 +36,7 @@ OVERHEAD = {
     "integration_run": ("ci-toolkit integration-run (CLI, wall time)", suites.integration_run),
     "by_hand": ("by hand: up -d, 10 ms poll, psycopg migrations, same pytest, down -v", suites.by_hand),
 }
+CONCURRENCY = {"1": "1 integration-run", "3": "3 concurrent integration-runs"}
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -78,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "readiness": {k: [] for k in variants},
         "overhead": {k: [] for k in OVERHEAD},
         "startup": {k: [] for k in suites.startup_commands()},
-        "concurrency": {"1": [], "3": []},
+        "concurrency": {k: [] for k in CONCURRENCY},
     }
     log(f"run {run_id}: {args.reps} rep(s), suites {', '.join(args.suites)}, scratch {scratch}")
     warm_up()
@@ -104,8 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "projects_left_behind": left,
         "resources_still_present": still,
     }
-    results = assemble(run, {k: v[0] for k, v in variants.items()}, samples)
-    report.write(results, args.out)
+    labels = {
+        "readiness": {k: v[0] for k, v in variants.items()},
+        "overhead": {k: v[0] for k, v in OVERHEAD.items()},
+        "startup": {k: v[0] for k, v in suites.startup_commands().items()},
+        "concurrency": CONCURRENCY,
+    }
+    results = results_doc.assemble(run, labels, samples)
+    results_doc.write(results, args.out)
     for row in results["targets"]:
         mark = {True: "met", False: "NOT met", None: "not measured"}[row["met"]]
         log(f"target {row['target']}: {fmt(row['measured'])} -> {mark}")
@@ -144,37 +152,6 @@ def one_rep(
         for n in rotated([1, 3], rep):
             sample = measure(f"{tag} concurrency {n}", partial(suites.concurrent_runs, n=n), ctx, rep)
             samples["concurrency"][str(n)].append(sample)
-
-
-def assemble(
-    run: dict[str, Any], variant_labels: dict[str, str], samples: dict[str, Samples]
-) -> dict[str, Any]:
-    ready = report.readiness(samples["readiness"], variant_labels)
-    over = report.overhead(samples["overhead"], {k: v[0] for k, v in OVERHEAD.items()})
-    start = report.summarize(samples["startup"], {k: v[0] for k, v in suites.startup_commands().items()})
-    conc = report.concurrency(
-        samples["concurrency"], {"1": "1 integration-run", "3": "3 concurrent integration-runs"}
-    )
-    results: dict[str, Any] = {
-        "run": run,
-        "machine": report.machine(),
-        "readiness": ready,
-        "overhead_seconds": over["overhead_seconds"],
-        "overhead": over,
-        "help_seconds": report.median_of(start, "help"),
-        "startup": start,
-        "teardown": report.teardown(ready, over),
-        "concurrency": conc,
-    }
-    results["targets"] = report.check_targets(results)
-    groups = (("readiness", ready["variants"]), ("overhead", over["runs"]), ("concurrency", conc["runs"]))
-    results["errors"] = [
-        f"{group} {key}: {problem}"
-        for group, summary in groups
-        for key, entry in summary.items()
-        for problem in entry["problems"]
-    ]
-    return results
 
 
 def measure(

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci_toolkit.config.loader import ServiceCheck
-from ci_toolkit.config.loader import load as load_config
+from ci_toolkit.config import ServiceCheck
+from ci_toolkit.config import load as load_config
 from ci_toolkit.stack.engine import Engine
 
 REPO = Path(__file__).resolve().parent.parent

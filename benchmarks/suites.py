@@ -16,8 +16,8 @@ from typing import Any
 
 from benchmarks.probing import endpoints, tight_poll
 from benchmarks.stack import CITK, Context, Project, env, make_workdir, phase_marks, timed, timed_lines
-from ci_toolkit.config.loader import load as load_config
-from ci_toolkit.pipeline import pytest_run as testrun
+from ci_toolkit.config import load as load_config
+from ci_toolkit.pipeline.pytest_run import build_command
 
 Sample = dict[str, Any]
 
@@ -64,10 +64,10 @@ def by_hand(ctx: Context, rep: int) -> Sample:
     }
     t = time.perf_counter()
     assert config.migrations is not None
-    migrate(exports["DATABASE_URL"], config.migrations.directory)
+    migrate(exports["DATABASE_URL"], config.migrations.directory, config.migrations.table)
     phases["migrate"] = time.perf_counter() - t
     t = time.perf_counter()
-    cmd = testrun.build_command(config.pytest, out_dir)
+    cmd = build_command(config.pytest, out_dir)
     test_env = {**env(), **exports, "COVERAGE_FILE": str(out_dir / ".coverage"), "CI_TOOLKIT_MARKERS": ""}
     done = subprocess.run(cmd, cwd=ctx.workdir, env=test_env, capture_output=True, text=True, timeout=600)
     phases["test"] = time.perf_counter() - t
@@ -77,20 +77,21 @@ def by_hand(ctx: Context, rep: int) -> Sample:
     return {"seconds": time.perf_counter() - started, "phases": phases}
 
 
-def migrate(dsn: str, directory: Path) -> None:
-    """What `ci-toolkit migrate` does, minus the checks: one transaction per file, recorded."""
+def migrate(dsn: str, directory: Path, table: str) -> None:
+    """What `ci-toolkit migrate` does, minus the checks: one transaction per file, recorded in the
+    configured tracking table (`[migrations] table`)."""
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
-            "CREATE TABLE IF NOT EXISTS ci_toolkit_migrations (version bigint PRIMARY KEY, "
+            f"CREATE TABLE IF NOT EXISTS {table} (version bigint PRIMARY KEY, "
             "name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
         )
         for path in sorted(directory.glob("*.sql")):
             with conn.transaction():
                 conn.execute(path.read_bytes())
                 conn.execute(
-                    "INSERT INTO ci_toolkit_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                    f"INSERT INTO {table} (version, name, checksum) VALUES (%s, %s, %s)",
                     (
                         int(path.name.split("_", 1)[0]),
                         path.name,

@@ -28,3 +28,21 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     parts.append(f"soak iteration {iteration}" if iteration else "")
     shown = ", ".join(p for p in parts if p)
     return [f"ci-toolkit: {shown}"] if shown else []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """One line per finished test, appended as it finishes (CI_TOOLKIT_PROGRESS), so the tests
+    that did finish are known even when pytest is killed before it writes JUnit XML."""
+    path = os.environ.get("CI_TOOLKIT_PROGRESS")
+    if not path or os.environ.get("PYTEST_XDIST_WORKER"):  # with xdist the controller writes
+        return
+    outcome: str | None = None
+    if report.when == "call":
+        outcome = "skipped" if report.skipped else report.outcome
+    elif report.when == "setup" and not report.passed:
+        outcome = "skipped" if report.skipped else "error"
+    elif report.when == "teardown" and report.failed:
+        outcome = "error"
+    if outcome is not None:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{outcome}\t{report.nodeid}\n")

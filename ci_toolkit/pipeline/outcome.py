@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from ci_toolkit.error_handler import classify
 from ci_toolkit.errors import ExitCode
 from ci_toolkit.pipeline.context import RunContext
+from ci_toolkit.pipeline.pytest_run import PytestKilled
 from ci_toolkit.pipeline.state import RunState
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.results.model import PhaseResult, RunResult, TestCounts
@@ -21,6 +22,8 @@ def build_result(
 ) -> RunResult:
     test_run = state.test_run
     counts = test_run.counts if test_run else TestCounts()
+    if isinstance(failure, PytestKilled):
+        counts = failure.counts  # the tests that finished before pytest was killed
     coverage = test_run.coverage_percent if test_run else None
     message = ""
     if failure is not None:

@@ -8,6 +8,7 @@ so the run works with PYTEST_DISABLE_PLUGIN_AUTOLOAD=1.
 from __future__ import annotations
 
 import shlex
+import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from ci_toolkit import proc
 from ci_toolkit.config.loader import PytestConfig
 from ci_toolkit.errors import CiToolkitError, TestRunnerError
 from ci_toolkit.redact import REDACTOR
+from ci_toolkit.results import progress
 from ci_toolkit.results.junit import read_coverage, read_junit
 from ci_toolkit.results.model import TestCounts
 
@@ -27,6 +29,31 @@ PYTEST_EXIT = {
     4: "was called wrongly (usage error)",
     5: "collected no tests",
 }
+
+
+PROGRESS_FILE = "progress.tsv"  # the plugin's per-test record (results/progress.py)
+
+
+class PytestKilled(TestRunnerError):
+    """pytest died of a signal nobody in ci-toolkit sent; `counts` are the tests that finished."""
+
+    def __init__(self, signum: int, counts: TestCounts, log: Path) -> None:
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        why = (
+            "; on Linux this is often the out-of-memory killer — check `dmesg` or the runner's memory"
+            if signum == signal.SIGKILL
+            else ""
+        )
+        super().__init__(
+            f"pytest was killed by {name} (signal {signum}){why}; {counts.total} tests had finished "
+            f"({counts.passed} passed, {counts.failed} failed, {counts.errors} errors, "
+            f"{counts.skipped} skipped)",
+            hint=f"pytest's output up to the kill is in {log}",
+        )
+        self.counts = counts
 
 
 @dataclass(frozen=True)
@@ -121,14 +148,16 @@ def run(
     """Run pytest; `watch` is called periodically and may raise to stop the tests early
     (a service container died under them)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("junit.xml", "coverage.xml"):
+    for stale in ("junit.xml", "coverage.xml", PROGRESS_FILE):
         (out_dir / stale).unlink(missing_ok=True)
     cmd = build_command(cfg, out_dir, extra_args, workers=workers, test_timeout=test_timeout)
     added_env = {
         **env,
         "COVERAGE_FILE": str(out_dir / ".coverage"),
         "CI_TOOLKIT_MARKERS": "\n".join(cfg.markers),
+        "CI_TOOLKIT_PROGRESS": str(out_dir / PROGRESS_FILE),
     }
+    seen = progress.OutputCounter()
     on_line(f"$ {shlex.join(cmd)}")
     try:
         with (out_dir / "pytest.log").open("w") as log:
@@ -136,6 +165,7 @@ def run(
             def take(line: str) -> None:
                 safe = REDACTOR(line)  # a test may print a secret it was given
                 log.write(safe + "\n")
+                seen.feed(safe)
                 on_line(safe)
 
             # Own session: a Ctrl-C on the terminal reaches us only; proc forwards it once, on purpose.
@@ -158,6 +188,9 @@ def run(
             f"pytest did not finish within {timeout:g}s and was stopped",
             hint="raise timeouts.test, or look for a hanging test in pytest.log",
         )
+    if exit_code < 0 and result.stopped is None:  # killed from outside: the OOM killer, a watchdog
+        finished = progress.read_record(out_dir / PROGRESS_FILE) or seen.counts()
+        raise PytestKilled(-exit_code, finished, out_dir / "pytest.log")
     counts = read_junit(out_dir / "junit.xml", cwd)
     if exit_code not in (0, 1):
         what = PYTEST_EXIT.get(exit_code, f"exited with code {exit_code}")
