@@ -209,7 +209,8 @@ METHOD = [
     "(`ci_toolkit.stack.probes.probe`: postgres login + `SELECT 1`, redis `PING`, NATS "
     "`CONNECT`/`PING` + JetStream API + monitor `/healthz`) started every 10 ms per service, attempts "
     "overlapping (1 s timeout each): a connection opened in the first ~0.5 s can hang ~1 s in "
-    "docker-proxy, the next attempt gets through meanwhile. The pg up column shows that this polling does not slow postgres down.",
+    "docker-proxy, the next attempt gets through meanwhile. The pg up column shows that this polling "
+    "does not slow postgres down.",
     "`up --wait` variants: a generated override adds healthchecks: `pg_isready -h 127.0.0.1` (over TCP, "
     "so the entrypoint's socket-only init server does not count), `redis-cli ping | grep PONG`, and for "
     "NATS `GET /healthz` on the monitor port through bash's /dev/tcp. The nats:2.10 image here is "

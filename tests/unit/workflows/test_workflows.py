@@ -1,7 +1,7 @@
 """Static checks of .github/ and actions/: third-party actions pinned to a release in the pin
 table (action_pins.json), no expressions inside `run:`, documented inputs, least permissions,
 shellcheck on the composite actions' scripts, and zizmor (both personas) + actionlint reporting
-nothing. tests/unit/test_action_scripts.py runs those scripts."""
+nothing. tests/unit/workflows/test_action_scripts.py runs those scripts."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>[^\s#]+)\s*(?:#\s*(?P<comment>.*))?$")
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")

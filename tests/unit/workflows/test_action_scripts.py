@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 INPUT = re.compile(r"^\$\{\{\s*inputs\.([\w-]+)\s*\}\}$")
 RECORD_ARGV = """#!/usr/bin/env python3
