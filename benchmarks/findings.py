@@ -170,6 +170,8 @@ def teardown(r: Mapping[str, Any]) -> list[str]:
 def noise(r: Mapping[str, Any]) -> list[str]:
     variants = r["readiness"]["variants"].values()
     starts = [v["postgres_up"] for v in variants if v.get("postgres_up")]
+    if not starts:  # no readiness suite in this run (--suites)
+        return []
     low, high = min(f["min"] for f in starts), max(f["max"] for f in starts)
     text = [
         f"**Noise**: postgres itself accepted connections {low:.2f}-{high:.2f} s after `up` began, over all",

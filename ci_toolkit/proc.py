@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import IO, Any
 
 from ci_toolkit.errors import CommandError
+from ci_toolkit.redact import REDACTOR
 
 log = logging.getLogger("ci_toolkit.proc")
 
@@ -51,6 +52,9 @@ class CommandLog:
         self._records: list[CommandRecord] = []
 
     def add(self, record: CommandRecord) -> None:
+        # JSON output (`compose config --format json`: every service's environment, env_file
+        # contents included) is learned now, so its credentials are masked in all that follows.
+        REDACTOR.learn_output(record.stdout)
         with self._lock:
             self._records.append(record)
 

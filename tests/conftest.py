@@ -11,7 +11,10 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+# Not an estimate of how long anything takes: waits are for a condition, and this only turns a
+# hang into a failure that shows the output so far (below pytest-timeout's 600 s, which shows none).
+BACKSTOP = 300.0
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,88 @@ def example_project(tmp_path: Path) -> Path:
 def docker_json(*args: str) -> list[str]:
     out = subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout
     return [line for line in out.splitlines() if line.strip()]
+
+
+def service_containers(project: str, service: str) -> list[str]:
+    """Ids of the containers (any state) of one service of a compose project."""
+    return docker_json(
+        "ps",
+        "-a",
+        "-q",
+        "--filter",
+        f"label={PROJECT_LABEL}={project}",
+        "--filter",
+        f"label={SERVICE_LABEL}={service}",
+    )
+
+
+def wait_until(
+    condition: Callable[[], Any],
+    *,
+    what: str,
+    process: subprocess.Popen[Any] | None = None,
+    output: Callable[[], str] = lambda: "",
+    backstop: float = BACKSTOP,
+) -> Any:
+    """Poll `condition` until it returns something true, and return that. If `process` ends
+    first, fail at once (what it was waiting for can no longer happen); `output` says why."""
+    deadline = time.monotonic() + backstop
+    while True:
+        value = condition()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            value = condition()  # it may have come true just before the process ended
+            if value:
+                return value
+            raise AssertionError(
+                f"the process ended (exit {process.returncode}) while waiting for {what}:\n{output()}"
+            )
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting for {what} after {backstop:g}s (a hang):\n{output()}")
+        time.sleep(0.05)
+
+
+def engine_clock() -> str:
+    """The engine's clock (for `docker events --since/--until`), not this machine's."""
+    return str(json.loads(docker_json("info", "--format", "{{json .SystemTime}}")[0]))
+
+
+@contextmanager
+def engine_events(project: str) -> Iterator[list[str]]:
+    """`Type Action` of every engine event for one compose project while the block runs (filled
+    in when it ends). Streamed live: the engine keeps only its last 256 events, which a machine
+    busy with other runs turns over in well under a minute, so a replay afterwards can miss them.
+    The replay covers only the edges: events from before the stream subscribed, and in flight."""
+    fmt = [
+        "--filter",
+        f"label={PROJECT_LABEL}={project}",
+        "--format",
+        "{{.TimeNano}} {{.Actor.ID}} {{.Type}} {{.Action}}",
+    ]
+    since = engine_clock()
+    stream = subprocess.Popen(
+        ["docker", "events", "--since", since, *fmt],
+        stdout=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    streamed: list[str] = []
+    assert stream.stdout is not None
+    reader = threading.Thread(target=lambda: streamed.extend(stream.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    events: list[str] = []
+    try:
+        yield events
+    finally:
+        alive = stream.poll() is None
+        tail = docker_json("events", "--since", since, "--until", engine_clock(), *fmt)
+        stream.terminate()
+        stream.wait()
+        reader.join(timeout=10)
+    assert alive, "`docker events` stopped streaming: the events seen are not all there were"
+    unique = sorted({line.strip() for line in [*streamed, *tail] if line.strip()})
+    events.extend(line.split(" ", 2)[2] for line in unique)
 
 
 def leaked_resources(project: str) -> dict[str, list[str]]:

@@ -7,6 +7,7 @@ naming the file, the key and the expected type.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -35,19 +36,17 @@ from ci_toolkit.errors import ConfigError
 
 # The model names this module defined before `model` existed stay importable from here
 # (pipeline/, stack/, output/, soak/ and secret_store/ import Config & friends from loader).
-__all__ = [
-    "DEFAULT_PORTS",
-    "KIND_KEYS",
-    "SERVICE_KINDS",
-    "Config",
-    "MigrationsConfig",
-    "PytestConfig",
-    "ServiceCheck",
-    "Timeouts",
-    "find_config",
-    "load",
-    "parse",
-]
+__all__ = ["find_config", "load", "parse"]
+
+
+# Compose's own rule for a project name (`docker compose -p`). The name is also a directory
+# under artifacts_dir, and the rule keeps "..", "/" and the like out of it.
+PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+PROJECT_NAME_RULE = "lowercase letters, digits, dashes and underscores, starting with a letter or digit"
+
+
+def valid_project_name(name: str) -> bool:
+    return PROJECT_NAME.fullmatch(name) is not None
 
 
 def find_config(start: Path, explicit: Path | None = None) -> tuple[Path, Mapping[str, Any]]:
@@ -86,6 +85,12 @@ def parse(data: Mapping[str, Any], source: Path) -> Config:
     profiles = top.str_list("profiles")
     artifacts_dir = root / top.get("artifacts_dir", str, DEFAULT_ARTIFACTS_DIR)
     prefix = top.get("project_prefix", str, DEFAULT_PROJECT_PREFIX)
+    if not valid_project_name(prefix):  # it starts every generated project name
+        problems.add(
+            top.key("project_prefix"),
+            f"{prefix!r} cannot start a compose project name: use {PROJECT_NAME_RULE}",
+        )
+        prefix = DEFAULT_PROJECT_PREFIX
 
     services = _services(top.table("services"))
 

@@ -37,9 +37,14 @@ class Reporter:
     def error(self, text: str) -> None:
         self.line(f"error: {text}", always=True)
 
+    def status_line(self, text: str) -> None:
+        """A progress line made of ci-toolkit's own words, names from the config and numbers —
+        never text from a container, a test or compose (those go through `line`)."""
+        self.line(text)
+
     # -- run events -------------------------------------------------------------------
     def phase_start(self, name: str) -> None:
-        self.line(f"==> {name}")
+        self.status_line(f"==> {name}")
 
     def phase_end(self, phase: PhaseResult) -> None:
         mark = {"ok": "ok", "failed": "FAILED", "interrupted": "INTERRUPTED"}.get(phase.status, phase.status)
@@ -48,13 +53,13 @@ class Reporter:
             if phase.detail and (phase.status != "failed" or phase.name == "test")
             else ""
         )
-        self.line(f"<== {phase.name} {mark} in {phase.seconds:.2f}s{detail}")
+        self.status_line(f"<== {phase.name} {mark} in {phase.seconds:.2f}s{detail}")
 
     def services_waiting(self, names: Iterable[str]) -> None:
-        self.line(f"    waiting for: {', '.join(names)}")
+        self.status_line(f"    waiting for: {', '.join(names)}")
 
     def service_ready(self, name: str, seconds: float) -> None:
-        self.line(f"    {name}: ready in {seconds:.2f}s")
+        self.status_line(f"    {name}: ready in {seconds:.2f}s")
 
     def services_done(self) -> None:
         pass

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci_toolkit.config.loader import Config
+from ci_toolkit.config import Config
 from ci_toolkit.output import markdown as md
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.results.model import RunResult

@@ -1,10 +1,13 @@
 """What a run leaves behind in its artifacts dir: service logs, `ps` JSON, the commands run,
-a redacted environment snapshot and `run.json`. Everything goes through the redaction filter.
+a redacted environment snapshot and `run.json`. Everything goes through the redaction filter;
+JSON is also redacted by key before it is serialised (`REDACTOR.data`), so a credential-looking
+key's value is masked whatever its length, and escaping cannot hide a value from the filter.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,7 +48,8 @@ def make_room(run_dir: Path, keep: Sequence[str]) -> list[str]:
 
 
 def write_json(path: Path, data: Any) -> Path:
-    return write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    safe = REDACTOR.data(json.loads(json.dumps(data, default=str)))  # plain JSON types, then by key
+    return write_text(path, json.dumps(safe, indent=2, sort_keys=False) + "\n")
 
 
 def collect_stack(
@@ -75,8 +79,15 @@ def collect_stack(
     inspected = []
     for state in containers:
         try:
-            write_text(run_dir / "logs" / f"{state.service or state.name}.log", engine.logs(state.id))
             inspected.append(engine.inspect_raw(state.id))
+        except Exception as exc:
+            problems.append(f"{state.name}: {exc}")
+    # Each container's environment (Config.Env) is learned before its logs are written, so a
+    # service that prints a credential it was given has it masked in its log as well.
+    REDACTOR.learn_data(inspected)
+    for state in containers:
+        try:
+            write_text(run_dir / "logs" / f"{state.service or state.name}.log", engine.logs(state.id))
         except ArtifactsUnwritable:
             raise  # the disk is full: the next container's logs will not fit either
         except Exception as exc:
@@ -86,7 +97,31 @@ def collect_stack(
 
 
 def write_commands(run_dir: Path) -> None:
-    write_json(run_dir / "commands.json", [r.to_dict() for r in COMMAND_LOG.records()])
+    write_json(run_dir / "commands.json", [_command(r.to_dict(), r.cmd) for r in COMMAND_LOG.records()])
+
+
+def _command(record: dict[str, Any], argv: Sequence[str]) -> dict[str, Any]:
+    """A command's record with its arguments (`--password=...`) and JSON output (`compose config
+    --format json`: environments, env_file contents) redacted by key, like any JSON we write."""
+    return {
+        **record,
+        "cmd": shlex.join(REDACTOR.data(list(argv))),
+        "stdout": _redacted_output(record["stdout"]),
+    }
+
+
+def _redacted_output(text: str) -> str:
+    if not text.lstrip().startswith(("{", "[")):
+        return text
+    try:
+        return json.dumps(REDACTOR.data(json.loads(text)), indent=2 if "\n" in text.strip() else None)
+    except ValueError:  # one JSON object per line (`compose ps --format json`), or not JSON at all
+        try:
+            return "\n".join(
+                json.dumps(REDACTOR.data(json.loads(line))) for line in text.splitlines() if line
+            )
+        except ValueError:
+            return text
 
 
 def write_env_snapshot(run_dir: Path, extra: dict[str, str]) -> None:

@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ci_toolkit.config import templates
-from ci_toolkit.config.loader import Config
+from ci_toolkit.config import Config, templates
 from ci_toolkit.config.schema import did_you_mean
 from ci_toolkit.errors import CiToolkitError, ConfigError, EnvironmentInvalid, raise_ranked
 from ci_toolkit.pipeline import migrations

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ci_toolkit.config import Config
+from ci_toolkit.config.loader import PROJECT_NAME_RULE, valid_project_name
 from ci_toolkit.config.model import DEFAULT_ARTIFACTS_DIR
+from ci_toolkit.errors import ConfigError, UsageError
 from ci_toolkit.output.console import Reporter
 from ci_toolkit.signals import SignalGuard
 from ci_toolkit.stack import prune
@@ -58,7 +61,19 @@ def plan(
     run_id: str | None = None,
 ) -> RunContext:
     run_id = run_id or secrets.token_hex(4)
+    # The name goes to `docker compose -p` and becomes a directory under the artifacts root:
+    # compose's own rule keeps "../x" and "/" out of both.
+    if options.project and not valid_project_name(options.project):
+        raise UsageError(
+            f"--project {options.project!r} is not a valid compose project name: use {PROJECT_NAME_RULE}",
+            hint="e.g. --project my-app-ci; leave --project out for a generated name",
+        )
     project = options.project or make_project_name(config, run_id)
+    if not valid_project_name(project):  # a Config made without the loader's check
+        raise ConfigError(
+            f"project_prefix {config.project_prefix!r} makes the invalid compose project name {project!r}: "
+            f"use {PROJECT_NAME_RULE}"
+        )
     run_dir = (artifacts_root(options.artifacts_dir, config) / project).resolve()
     return RunContext(config, options, reporter, guard or SignalGuard(), run_id, project, run_dir)
 
@@ -71,7 +86,9 @@ def artifacts_root(override: Path | None, config: Config | None = None) -> Path:
 
 
 def make_project_name(config: Config, run_id: str) -> str:
-    slug = "".join(c if c.isalnum() else "-" for c in config.root.name.lower()).strip("-")[:20] or "run"
+    # ASCII only: compose rejects "é" as it rejects "." and " ".
+    allowed = string.ascii_lowercase + string.digits
+    slug = "".join(c if c in allowed else "-" for c in config.root.name.lower()).strip("-")[:20] or "run"
     return f"{config.project_prefix}-{slug}-{run_id}"
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_toolkit import __version__
+from ci_toolkit.config.loader import valid_project_name
 from ci_toolkit.error_handler import Failure
 from ci_toolkit.errors import ArtifactsUnwritable, CiToolkitError, ServiceNotReady
 from ci_toolkit.pipeline import artifacts
@@ -51,7 +52,9 @@ def write_bundle(ctx: RunContext, state: RunState, result: RunResult, failure: B
 def early_failure(artifacts_dir: Path | None, project: str | None, failure: Failure) -> RunResult:
     """A run that failed before it could start (its config did not load): still a result,
     and still a bundle, in `--artifacts-dir` or ./ci-artifacts."""
-    run_dir = (artifacts_root(artifacts_dir) / (project or f"failed-{secrets.token_hex(4)}")).resolve()
+    # An invalid --project ("../x") never becomes a path: such a run gets a generated name.
+    name = project if project and valid_project_name(project) else f"failed-{secrets.token_hex(4)}"
+    run_dir = (artifacts_root(artifacts_dir) / name).resolve()
     result = RunResult(
         failure.status, failure.exit_code, project, message=failure.message, artifacts_dir=str(run_dir)
     )

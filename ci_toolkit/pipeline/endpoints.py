@@ -6,8 +6,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 
-from ci_toolkit.config import templates
-from ci_toolkit.config.loader import Config
+from ci_toolkit.config import Config, templates
 from ci_toolkit.errors import ConfigError, MigrationError
 from ci_toolkit.pipeline.context import process_env
 from ci_toolkit.results.model import ServiceResult

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci_toolkit import proc
-from ci_toolkit.config.loader import PytestConfig
+from ci_toolkit.config import PytestConfig
 from ci_toolkit.errors import CiToolkitError, TestRunnerError
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.results import progress

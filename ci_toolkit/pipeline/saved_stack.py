@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci_toolkit.config.loader import Config
+from ci_toolkit.config import Config
 from ci_toolkit.errors import UsageError
 from ci_toolkit.pipeline.context import artifacts_root
 from ci_toolkit.stack.compose import Stack

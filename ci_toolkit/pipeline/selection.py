@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from ci_toolkit.config import matrix, suites
-from ci_toolkit.config.loader import Config
+from ci_toolkit.config import Config, matrix, suites
 from ci_toolkit.errors import UsageError
 from ci_toolkit.pipeline import artifacts
 from ci_toolkit.pipeline.context import RunContext, RunOptions

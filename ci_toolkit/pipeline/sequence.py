@@ -21,6 +21,7 @@ from ci_toolkit.pipeline.context import RunContext
 from ci_toolkit.pipeline.state import Product, RunState
 from ci_toolkit.pipeline.timeline import Timeline
 from ci_toolkit.results.model import RunResult
+from ci_toolkit.stack import ownership
 from ci_toolkit.stack.engine import Engine
 
 Step = Callable[[RunContext, RunState], Product]
@@ -167,7 +168,10 @@ def attach(ctx: RunContext, saved: saved_stack.SavedStack, env: dict[str, str]) 
 
 
 def remove(seq: Sequence) -> None:
-    """`stack down`: the pipeline's own down (compose, then leftovers by label)."""
+    """`stack down`: the pipeline's own down (compose, then leftovers by label), refused for a
+    compose project that ci-toolkit did not create."""
+    if seq.state.engine is not None:
+        ownership.refuse_foreign(seq.state.engine, seq.ctx.project)
     failure = seq.teardown(None, collect=False)
     saved_stack.forget(saved_stack.path_for(seq.ctx.config, seq.ctx.options.artifacts_dir), seq.ctx.project)
     if failure is not None:

@@ -18,7 +18,7 @@ from ci_toolkit.pipeline.context import RunContext, process_env
 from ci_toolkit.pipeline.state import Product, Reached, RunState, SecretsFetched, Started, Tested, Validated
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.results.model import ServiceResult
-from ci_toolkit.stack import compose, health, prune
+from ci_toolkit.stack import compose, health, ownership, prune
 from ci_toolkit.stack.engine import Engine, EventRecorder, remove_leftovers, wait_until_reachable
 
 
@@ -48,6 +48,9 @@ def validate(ctx: RunContext, state: RunState) -> Validated:
         engine = engine_box[0]
     findings.raise_if_any()
     assert engine is not None
+    # Before anything is swept or started: `up --remove-orphans` and teardown would delete
+    # whatever another user's compose project of this name holds.
+    ownership.refuse_foreign(engine, ctx.project)
     sweep(ctx, engine)
     detail = f"{len(ctx.config.services)} service checks, compose {ctx.config.compose_files[0].name}"
     return Validated(detail, env=env, model=model, engine=engine)

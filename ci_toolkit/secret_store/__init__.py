@@ -3,7 +3,10 @@
 Values go to the test subprocess (and to `migrations.dsn` as `{env.NAME}` with
 `migrations = true`) and nowhere else: not compose, not `$GITHUB_ENV`, no file. Each value is
 registered with `REDACTOR` the moment it is known and, in GitHub Actions, announced with
-`::add-mask::` before anything else is printed.
+`::add-mask::` before anything else is printed. A value too short to mask (under
+`redact.MIN_LENGTH`) is refused unless `allow_short = true` says the tests may have it unmasked;
+a variable that would change how processes run (PATH, PYTEST_ADDOPTS, ...) or replace an
+export is refused too.
 
 `optional = true` means the run goes on without the value when it is *absent*: no AWS
 credentials at all (a laptop without AWS, a pull request from a fork) or no such parameter.
@@ -14,18 +17,17 @@ skipping would quietly turn a misconfigured role into tests that never run.
 
 from __future__ import annotations
 
-import html
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from ci_toolkit.config.secret_params import SecretsConfig
+from ci_toolkit.config.secret_params import SecretsConfig, controls_processes, process_control_problem
 from ci_toolkit.errors import (
     CiToolkitError,
     ConfigError,
+    EnvironmentInvalid,
     SecretAccessDenied,
     SecretError,
     SecretNoCredentials,
@@ -38,12 +40,12 @@ from ci_toolkit.redact import MIN_LENGTH, REDACTOR
 from ci_toolkit.secret_store.dotenv import parse_dotenv
 
 if TYPE_CHECKING:
-    from ci_toolkit.config.loader import Config
+    from ci_toolkit.config import Config
     from ci_toolkit.output.console import Reporter
 
 __all__ = ["Entry", "Resolution", "fetch_for_run", "parse_dotenv", "protect", "resolve", "source_label"]
 
-_PRIORITY = (SecretNoCredentials, SecretAccessDenied, SecretNotFound, SecretError)
+_PRIORITY = (SecretNoCredentials, SecretAccessDenied, SecretNotFound, SecretError, ConfigError, EnvironmentInvalid)
 
 
 @dataclass(frozen=True)
@@ -68,14 +70,29 @@ class Resolution:
     values: dict[str, str] = field(default_factory=dict)
     entries: list[Entry] = field(default_factory=list)
     problems: list[CiToolkitError] = field(default_factory=list)
+    # Variables the run sets otherwise (exports, [env]): name -> where, e.g. "export".
+    reserved: Mapping[str, str] = field(default_factory=dict)
 
-    def add(self, env: str, value: str, origin: str, note: str = "") -> None:
-        self.values[env] = value
+    def add(self, env: str, value: str, origin: str, note: str = "", *, allow_short: bool = False) -> None:
         if 0 < len(value) < MIN_LENGTH:  # REDACTOR ignores values this short: they would mask words
-            note = (
-                f"{note + '; ' if note else ''}shorter than {MIN_LENGTH} characters, so not masked in output"
-            )
+            if not allow_short:
+                self.fail(env, origin, too_short(env, origin, len(value)))
+                return
+            note = f"{note + '; ' if note else ''}shorter than {MIN_LENGTH} characters, so not masked in output"
+        self.values[env] = value
         self.entries.append(Entry(env, origin, "ok", note))
+
+    def refuse_name(self, env: str, origin: str, what: str, hint: str) -> bool:
+        """Fail (config error) if a variable a secret source names would change how processes
+        run or replace an export; `what` says where the name came from."""
+        if controls_processes(env):
+            problem = process_control_problem(env)
+        elif env in self.reserved:
+            problem = f"{env} is also in {self.reserved[env]}; a secret may not replace it"
+        else:
+            return False
+        self.fail(env, origin, ConfigError(f"{what} becomes {env}: {problem}", hint=hint))
+        return True
 
     def skip(self, env: str, origin: str, note: str) -> None:
         self.entries.append(Entry(env, origin, "skipped", note))
@@ -102,6 +119,21 @@ def source_label(from_env: bool, file: Path | None) -> str:
     return "environment" if from_env else f"file {file}" if file is not None else "ssm"
 
 
+def too_short(env: str, origin: str, length: int) -> EnvironmentInvalid:
+    return EnvironmentInvalid(
+        f"{env} ({origin}) is {length} character{'s' if length != 1 else ''} long: too short to be masked "
+        f"in output (the minimum is {MIN_LENGTH}), so it is not given to the tests",
+        hint=f"use a longer value, or accept that it shows wherever it is printed: {env} = "
+        '{ name = "...", allow_short = true } (or allow_short = true for all of [secrets])',
+    )
+
+
+def reserved_names(config: Config) -> dict[str, str]:
+    """The variables a run sets besides secrets, and where each comes from."""
+    owners = (("export", config.export), ("env.defaults", config.env_defaults), ("env.required", config.required_env))
+    return {name: owner for owner, names in reversed(owners) for name in names}
+
+
 def fetch_for_run(
     config: Config, *, from_env: bool, file: Path | None, reporter: Reporter
 ) -> tuple[dict[str, str], str]:
@@ -109,7 +141,9 @@ def fetch_for_run(
     label = source_label(from_env, file)
     if not config.secrets.configured and file is None:
         return {}, "skipped: no [secrets] in config"
-    resolution = resolve(config.secrets, label, file=file, stream=reporter.stream)
+    resolution = resolve(
+        config.secrets, label, file=file, stream=reporter.stream, reserved=reserved_names(config)
+    )
     for entry in resolution.entries:
         reporter.info(f"    {entry.describe()}")
     resolution.raise_if_failed()
@@ -123,9 +157,11 @@ def resolve(
     file: Path | None = None,
     stream: IO[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    reserved: Mapping[str, str] | None = None,
 ) -> Resolution:
+    """`reserved`: variables the run sets otherwise (`reserved_names`), which no secret may replace."""
     env = os.environ if environ is None else environ
-    resolution = Resolution(source)
+    resolution = Resolution(source, reserved=reserved or {})
     if source == "environment":
         _from_environment(config, env, resolution, stream)
     elif file is not None:
@@ -141,24 +177,11 @@ def resolve(
 
 
 def protect(value: str, stream: IO[str] | None = None, environ: Mapping[str, str] | None = None) -> None:
-    """Register a value (and its lines, and the forms it takes in XML, JSON and reprs) with
-    REDACTOR; in GitHub Actions also have the runner mask it (`::add-mask::` on `stream`)."""
-    lines = [line.strip() for line in value.splitlines() if line.strip()]
-    for variant in {value, *lines, *_encoded_forms(value)}:
-        REDACTOR.add(variant)
+    """Register a value with REDACTOR (which masks its lines and every encoded form of it too);
+    in GitHub Actions also have the runner mask it (`::add-mask::` on `stream`)."""
+    REDACTOR.add(value)
     if stream is not None:
         github.add_mask(value, stream, environ)
-
-
-def _encoded_forms(value: str) -> set[str]:
-    return {
-        html.escape(value, quote=False),
-        html.escape(value, quote=True),
-        value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;"),
-        json.dumps(value)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-        repr(value)[1:-1],
-    }
 
 
 # -- offline sources -------------------------------------------------------------------------
@@ -171,7 +194,7 @@ def _from_environment(
         value = env.get(param.env)
         if value:
             protect(value, stream, env)
-            res.add(param.env, value, "environment")
+            res.add(param.env, value, "environment", allow_short=param.allow_short)
         elif param.optional:
             res.skip(param.env, "environment", "optional; not set in the environment")
         else:
@@ -205,7 +228,8 @@ def _from_file(config: SecretsConfig, path: Path, res: Resolution, stream: IO[st
     declared = {p.env for p in config.params}
     for param in config.params:
         if param.env in values and values[param.env][0]:
-            res.add(param.env, values[param.env][0], f"{path.name}:{values[param.env][1]}")
+            origin = f"{path.name}:{values[param.env][1]}"
+            res.add(param.env, values[param.env][0], origin, allow_short=param.allow_short)
         elif param.optional:
             res.skip(param.env, path.name, f"optional; not in {path}")
         else:
@@ -218,5 +242,9 @@ def _from_file(config: SecretsConfig, path: Path, res: Resolution, stream: IO[st
                 ),
             )
     for name, (value, line) in values.items():
-        if name not in declared:
-            res.add(name, value, f"{path.name}:{line}", "not declared in [secrets]; given to the tests too")
+        if name in declared:
+            continue
+        origin = f"{path.name}:{line}"
+        hint = f"remove line {line} from {path}, or rename the variable"
+        if not res.refuse_name(name, origin, f"--secrets-file {path}:{line}", hint):
+            res.add(name, value, origin, "not declared in [secrets]; given to the tests too", allow_short=True)

@@ -172,7 +172,7 @@ def _fetch_params(ssm: _Ssm, res: Resolution, stream: IO[str] | None) -> None:
     for p in ssm.config.params:
         origin = f"ssm {p.name}"
         if p.name in found:
-            res.add(p.env, found[p.name].value, origin, found[p.name].type)
+            res.add(p.env, found[p.name].value, origin, found[p.name].type, allow_short=p.allow_short)
         elif p.name in denied:
             subject = f"SSM parameter {p.name} (for {p.env})"
             res.fail(p.env, origin, ssm.error(denied[p.name], subject, p.name.split(":", 1)[0]))
@@ -186,6 +186,7 @@ def _fetch_paths(ssm: _Ssm, res: Resolution, stream: IO[str] | None) -> None:
     from ci_toolkit.secret_store.aws import AwsFailure
 
     explicit = {p.env for p in ssm.config.params}
+    mapped = {p.name for p in ssm.config.params}  # mapped explicitly: not also by its leaf name
     owners: dict[str, str] = {}
     for sp in ssm.config.paths:
         origin = f"ssm {sp.path}/*"
@@ -216,8 +217,11 @@ def _fetch_paths(ssm: _Ssm, res: Resolution, stream: IO[str] | None) -> None:
             continue
         for param in params:
             name = env_name(param.name)
-            if name in explicit:
+            if name in explicit or param.name in mapped:
                 continue  # an explicit `NAME = "..."` wins over a path
+            hint = f'map it to another name explicitly (APP_{name} = "{param.name}"), or move it out of {sp.path}'
+            if res.refuse_name(name, f"ssm {param.name}", f"secrets.paths: {param.name}", hint):
+                continue
             if name in owners and owners[name] != param.name:
                 res.fail(
                     name,
@@ -229,7 +233,7 @@ def _fetch_paths(ssm: _Ssm, res: Resolution, stream: IO[str] | None) -> None:
                 )
                 continue
             owners[name] = param.name
-            res.add(name, param.value, f"ssm {param.name}", param.type)
+            res.add(name, param.value, f"ssm {param.name}", param.type, allow_short=sp.allow_short)
 
 
 def _no_region() -> ConfigError:

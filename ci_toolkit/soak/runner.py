@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from types import FrameType
 from typing import Any
 
-from ci_toolkit.config.loader import Config
+from ci_toolkit.config import Config
 from ci_toolkit.config.soak_settings import SoakOptions
 from ci_toolkit.errors import InfrastructureError, Interrupted
 from ci_toolkit.output import github

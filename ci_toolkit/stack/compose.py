@@ -19,6 +19,7 @@ from typing import Any
 
 from ci_toolkit import proc
 from ci_toolkit.errors import CommandError, ConfigError, InfrastructureError
+from ci_toolkit.stack import ownership
 
 # Seconds a container gets to stop on SIGTERM before SIGKILL. Test stacks are thrown away
 # with their volumes, so a long graceful period buys nothing and slows every teardown.
@@ -110,13 +111,17 @@ def load_model(
 
 def owner_labels(run_id: str, *, keep: bool) -> dict[str, str]:
     return {
-        "io.ci-toolkit.run-id": run_id,
-        "io.ci-toolkit.owner-pid": str(os.getpid()),
+        ownership.RUN_LABEL: run_id,
+        ownership.PID_LABEL: str(os.getpid()),
         # With the pid, the owner's start time tells the owner from a later process that reuses its pid.
-        "io.ci-toolkit.owner-start": str(process_start_ticks(os.getpid()) or 0),
-        "io.ci-toolkit.owner-host": socket.gethostname(),
-        "io.ci-toolkit.started-at": str(int(time.time())),
-        "io.ci-toolkit.keep": "true" if keep else "false",
+        ownership.START_LABEL: str(process_start_ticks(os.getpid()) or 0),
+        ownership.HOST_LABEL: socket.gethostname(),
+        # A pid is only meaningful in its PID namespace on the running kernel: runners in other
+        # namespaces (containers sharing the docker socket and the hostname) must not judge it.
+        ownership.PID_NAMESPACE_LABEL: ownership.pid_namespace(),
+        ownership.BOOT_LABEL: ownership.boot_id(),
+        ownership.STARTED_AT_LABEL: str(int(time.time())),
+        ownership.KEEP_LABEL: "true" if keep else "false",
     }
 
 

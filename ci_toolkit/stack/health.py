@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ci_toolkit.config.loader import ServiceCheck
+from ci_toolkit.config import ServiceCheck
 from ci_toolkit.errors import InfrastructureError, ServiceNotReady
 from ci_toolkit.stack.engine import ContainerState, Engine, lost
 from ci_toolkit.stack.probes import NotReady, probe

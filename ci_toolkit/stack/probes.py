@@ -11,7 +11,7 @@ import json
 import socket
 from collections.abc import Callable
 
-from ci_toolkit.config.loader import ServiceCheck
+from ci_toolkit.config import ServiceCheck
 from ci_toolkit.stack import pgwire
 
 

@@ -1,10 +1,12 @@
 """Find and remove stacks that no live ci-toolkit run owns any more.
 
-Every container, network and volume of a run carries owner labels (run id, pid, host,
-start time, keep). A stack is stale when its owner process on this host is gone (SIGKILL,
-OOM, a crashed runner), or when it is older than the TTL. Kept stacks (`stack up`,
-`--keep`) outlive their process by design, so only the TTL removes them. A live run's
-stack is never touched.
+Every container, network and volume of a run carries owner labels (run id, pid and its start
+time, host, PID namespace, boot id, start time, keep; see `ownership`). A stack is stale when
+its owner process is gone (SIGKILL, OOM, a crashed runner) — judged only when the owner ran on
+this host, in this PID namespace, since this boot, where its pid means what it says — or when
+it is older than the TTL. Kept stacks (`stack up`, `--keep`) outlive their process by design,
+so only the TTL removes them. A live run's stack is never touched, and only resources that
+carry ci-toolkit's labels are ever removed.
 """
 
 from __future__ import annotations
@@ -13,13 +15,12 @@ import os
 import socket
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
-from ci_toolkit.stack import compose
-from ci_toolkit.stack.engine import PROJECT_LABEL, Engine, remove_leftovers
+from ci_toolkit.stack import compose, ownership
+from ci_toolkit.stack.engine import PROJECT_LABEL, Engine
 
-RUN_LABEL = "io.ci-toolkit.run-id"
+RUN_LABEL = ownership.RUN_LABEL
 DEFAULT_TTL_HOURS = 24.0
 
 
@@ -32,6 +33,9 @@ class OwnedStack:
     host: str
     started_at: float
     keep: bool
+    # None: the labels come from an older ci-toolkit that did not record them.
+    pid_namespace: str | None = None
+    boot_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +43,8 @@ class OwnedStack:
             "run_id": self.run_id,
             "pid": self.pid,
             "host": self.host,
+            "pid_namespace": self.pid_namespace,
+            "boot_id": self.boot_id,
             "started_at": self.started_at,
             "keep": self.keep,
         }
@@ -66,11 +72,13 @@ def owned_stacks(engine: Engine) -> list[OwnedStack]:
             stacks[project] = OwnedStack(
                 project=project,
                 run_id=labels.get(RUN_LABEL, ""),
-                pid=int(labels.get("io.ci-toolkit.owner-pid", "0")),
-                pid_start=int(labels.get("io.ci-toolkit.owner-start", "0")),
-                host=labels.get("io.ci-toolkit.owner-host", ""),
-                started_at=float(labels.get("io.ci-toolkit.started-at", "0")),
-                keep=labels.get("io.ci-toolkit.keep") == "true",
+                pid=int(labels.get(ownership.PID_LABEL, "0")),
+                pid_start=int(labels.get(ownership.START_LABEL, "0")),
+                host=labels.get(ownership.HOST_LABEL, ""),
+                started_at=float(labels.get(ownership.STARTED_AT_LABEL, "0")),
+                keep=labels.get(ownership.KEEP_LABEL) == "true",
+                pid_namespace=labels.get(ownership.PID_NAMESPACE_LABEL),
+                boot_id=labels.get(ownership.BOOT_LABEL),
             )
         except ValueError:
             continue  # labels written by hand; not ours to judge
@@ -79,16 +87,47 @@ def owned_stacks(engine: Engine) -> list[OwnedStack]:
 
 def decide(stack: OwnedStack, ttl_hours: float, now: float | None = None) -> PruneDecision:
     age_hours = ((now or time.time()) - stack.started_at) / 3600
-    local = stack.host == socket.gethostname()
-    if local and not stack.keep:
-        # A run on this host: its owner decides, whatever its age (a 48 h soak is still live).
-        if owner_alive(stack.pid, stack.pid_start):
+    elsewhere = _elsewhere(stack)
+    if not stack.keep:
+        if elsewhere is None:
+            # Its owner's pid means what it says here: the owner decides, whatever its age
+            # (a 48 h soak is still live).
+            if owner_alive(stack.pid, stack.pid_start):
+                return PruneDecision(stack, False, f"owner process {stack.pid} is running")
+            return PruneDecision(stack, True, f"owner process {stack.pid} is gone")
+        if elsewhere == _OLDER_LABELS and owner_alive(stack.pid, stack.pid_start):
+            # Found alive with the recorded start time: the owner, however old the stack.
             return PruneDecision(stack, False, f"owner process {stack.pid} is running")
-        return PruneDecision(stack, True, f"owner process {stack.pid} is gone")
     if age_hours > ttl_hours:
         return PruneDecision(stack, True, f"older than {ttl_hours:g}h ({age_hours:.1f}h)")
-    why = "kept on purpose (stack up / --keep)" if stack.keep else f"owned by host {stack.host}"
+    why = "kept on purpose (stack up / --keep)" if stack.keep else elsewhere
     return PruneDecision(stack, False, f"{why}; removed only by TTL")
+
+
+_OLDER_LABELS = (
+    "labelled by an older ci-toolkit without the owner's PID namespace and boot id, "
+    "and its owner process is not running here"
+)
+
+
+def _elsewhere(stack: OwnedStack) -> str | None:
+    """Why the owner's pid cannot be judged from here; None when it can.
+
+    An owner on another host, in another PID namespace (a runner in a container that shares
+    the docker socket and the hostname) or on another boot (pids restart; or another machine
+    with the same name) is treated alike: only the TTL removes its stack. Labels from an older
+    ci-toolkit do not say where the pid lives: a pid that is running with the recorded start
+    time is the owner, anything else could be a live run elsewhere, so TTL only.
+    """
+    if stack.host != socket.gethostname():
+        return f"owned by host {stack.host}"
+    if stack.pid_namespace is None or stack.boot_id is None:
+        return _OLDER_LABELS
+    if stack.boot_id != ownership.boot_id():
+        return f"owned by another boot of host {stack.host} (or another machine of that name)"
+    if stack.pid_namespace != ownership.pid_namespace():
+        return f"owner process {stack.pid} is in another PID namespace ({stack.pid_namespace})"
+    return None
 
 
 def owner_alive(pid: int, start_ticks: int = 0) -> bool:
@@ -127,11 +166,9 @@ def prune(
 
 
 def remove(engine: Engine, project: str) -> None:
-    stack = compose.Stack(project, (), workdir=Path("/"))  # no compose file needed to remove a project
-    try:
-        compose.down(stack, timeout=120)
-    finally:
-        remove_leftovers(engine, project)
+    """Remove a stale stack: only what carries ci-toolkit's labels, never a container or volume
+    that someone else put into the same compose project (no `compose down`, which takes all)."""
+    ownership.remove_labelled(engine, project)
 
 
 def _labelled(engine: Engine) -> list[dict[str, Any]]:

@@ -1,4 +1,10 @@
-"""Fault injection helpers: start a real run, wait for a phase, hit it, check the aftermath."""
+"""Fault injection helpers: start a real run, wait for a phase, hit it, check the aftermath.
+
+Nothing here waits for a guess of how long something takes: a fault is injected once the run is
+demonstrably where the fault belongs (its progress line, a marker file a test writes, a container
+that exists), and the phase it hits is held there (a test or migration that takes HOLD_SECONDS, a
+container that never turns healthy) until something stops it.
+"""
 
 from __future__ import annotations
 
@@ -12,22 +18,46 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import assert_no_leaks
+from tests.conftest import BACKSTOP, assert_no_leaks, wait_until
 
 pytestmark = pytest.mark.usefixtures("engine_available")
 
-SLOW_TEST = """
+# How long a held phase would last if nothing stopped it: far beyond any teardown, so a run that
+# stopped promptly and one that waited for the phase to end cannot be mistaken for each other.
+HOLD_SECONDS = 600
+# Collect and teardown take seconds even on a loaded machine; a run that did not stop would go on
+# for HOLD_SECONDS (or to a phase timeout of minutes). A line between the two noise cannot cross.
+PROMPT_SECONDS = HOLD_SECONDS / 5
+
+SLOW_TEST = f"""
 import os, pathlib, time
 
 def test_slow():
     pathlib.Path(os.environ["FAULT_MARKER"]).write_text("started")
-    time.sleep(60)
+    time.sleep({HOLD_SECONDS})
+"""
+
+# A container that never turns healthy (failed checks do not count during its start period):
+# `ready` waits for it, and so does compose `up` for a service that depends on it being healthy.
+GATE = f"""  gate:
+    image: redis:7
+    healthcheck:
+      test: ["CMD", "test", "-e", "/never"]
+      interval: 1s
+      start_period: {HOLD_SECONDS}s
+"""
+HELD_BACK = """  held-back:
+    image: redis:7
+    depends_on:
+      gate:
+        condition: service_healthy
 """
 
 
@@ -41,18 +71,27 @@ class LiveRun:
     stderr: list[str] = field(default_factory=list)
     reader: threading.Thread | None = None
 
-    def wait_for(self, pattern: str, timeout: float = 60) -> str:
+    def wait_for(self, pattern: str, timeout: float = BACKSTOP) -> str:
+        """The next progress line matching `pattern`; fails if the run ends first."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 line = self.lines.get(timeout=0.1)
             except queue.Empty:
-                if self.proc.poll() is not None:
-                    break
+                if self.proc.poll() is not None and not (self.reader and self.reader.is_alive()):
+                    break  # the run is over and all its output has been read
                 continue
             if re.search(pattern, line):
                 return line
         raise AssertionError(f"never saw {pattern!r}; output so far:\n{''.join(self.stderr)}")
+
+    def wait_until(self, condition: Callable[[], Any], what: str) -> Any:
+        """Until `condition()` is true; fails at once if the run ends first."""
+        return wait_until(condition, what=what, process=self.proc, output=lambda: "".join(self.stderr))
+
+    def wait_for_file(self, path: Path) -> None:
+        """Until a test of the run has written `path` (it is running now)."""
+        self.wait_until(path.exists, f"{path.name} to be written by the run's tests")
 
     def signal(self, signum: int) -> None:
         os.kill(self.proc.pid, signum)
@@ -126,7 +165,25 @@ def add_slow_test(project_dir: Path, marker: Path) -> dict[str, str]:
 
 
 def add_slow_migration(project_dir: Path) -> None:
-    (project_dir / "migrations" / "003_slow.sql").write_text("SELECT pg_sleep(60);\n")
+    (project_dir / "migrations" / "003_slow.sql").write_text(f"SELECT pg_sleep({HOLD_SECONDS});\n")
+
+
+def compose_add(project_dir: Path, *services_yaml: str) -> None:
+    """Add services to the project's compose file (before its top-level `volumes:`)."""
+    compose = project_dir / "docker-compose.test.yml"
+    text = compose.read_text()
+    assert "\nvolumes:\n" in text, "the example's compose file no longer ends with its volumes"
+    compose.write_text(text.replace("\nvolumes:\n", "\n" + "".join(services_yaml) + "\nvolumes:\n"))
+
+
+def patient_timeouts(project_dir: Path) -> None:
+    """Phase timeouts as long as a hold: only the fault under test can end a held phase early."""
+    cfg = project_dir / "ci-toolkit.toml"
+    text = cfg.read_text()
+    for phase in ("up", "ready", "migrate", "test"):
+        text, found = re.subn(rf"(?m)^{phase} = \d+$", f"{phase} = {HOLD_SECONDS}", text, count=1)
+        assert found, f"no timeouts.{phase} in {cfg}"
+    cfg.write_text(text)
 
 
 SIGNALS = {"SIGINT": (signal.SIGINT, 130), "SIGTERM": (signal.SIGTERM, 143)}

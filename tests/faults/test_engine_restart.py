@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, assert_no_leaks, leaked_resources, run_cli
-from tests.faults.conftest import add_slow_test, start_run
+from tests.faults.conftest import LiveRun, add_slow_test, start_run
 
 pytestmark = [pytest.mark.usefixtures("engine_available"), pytest.mark.slow]
 
@@ -63,11 +63,8 @@ def restartable_engine() -> Iterator[None]:
             start_engine()
 
 
-def _wait_for_the_slow_test(marker: Path) -> None:
-    deadline = time.monotonic() + 120
-    while not marker.exists():
-        assert time.monotonic() < deadline, "the slow test never started"
-        time.sleep(0.05)
+def _wait_for_the_slow_test(run: LiveRun, marker: Path) -> None:
+    run.wait_for_file(marker)  # however long the stack takes to come up; fails if the run ends
 
 
 def test_engine_restarted_during_tests_is_named_and_the_stack_removed_after(
@@ -75,7 +72,7 @@ def test_engine_restarted_during_tests_is_named_and_the_stack_removed_after(
 ) -> None:
     marker = tmp_path / "marker"
     run = start_run(example_project, env=add_slow_test(example_project, marker))
-    _wait_for_the_slow_test(marker)
+    _wait_for_the_slow_test(run, marker)
     stop_engine()
     start_engine()  # back at once, as after `systemctl restart docker`
     code, data, output = run.finish(timeout=240)
@@ -96,7 +93,7 @@ def test_engine_that_stays_down_gets_a_command_that_removes_the_stack_later(
     config.write_text(config.read_text().replace("down = 60", "down = 4"))  # give up waiting soon
     marker = tmp_path / "marker"
     run = start_run(example_project, env=add_slow_test(example_project, marker))
-    _wait_for_the_slow_test(marker)
+    _wait_for_the_slow_test(run, marker)
     stop_engine()
     try:
         code, data, output = run.finish(timeout=240)

@@ -2,35 +2,38 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import assert_no_leaks, run_cli
-from tests.faults.conftest import add_slow_test, start_run
+from tests.faults.conftest import start_run
 
 pytestmark = pytest.mark.usefixtures("engine_available")
 
+# Each run's test says its stack is up, then holds it until the prune has looked at all three
+# (ci-toolkit's own test timeout ends it if the release never comes).
 HOLD_TEST = """
 import os, pathlib, time
 
 def test_hold():
     pathlib.Path(os.environ["FAULT_MARKER"] + os.environ["CI_TOOLKIT_PROJECT"]).write_text("up")
-    time.sleep(3)
+    while not pathlib.Path(os.environ["FAULT_RELEASE"]).exists():
+        time.sleep(0.05)
 """
 
 
 def test_three_concurrent_runs_pass_and_prune_touches_none(example_project: Path, tmp_path: Path) -> None:
-    add_slow_test(example_project, tmp_path / "unused")
-    (example_project / "example" / "tests" / "test_zz_slow.py").write_text(HOLD_TEST)
-    marker = str(tmp_path / "marker-")
-    runs = [start_run(example_project, env={"FAULT_MARKER": marker}) for _ in range(3)]
-    deadline = time.monotonic() + 120
-    while len(list(tmp_path.glob("marker-*"))) < 3:  # all three stacks up and testing
-        assert time.monotonic() < deadline, [r.stderr for r in runs]
-        time.sleep(0.1)
-    pruned = run_cli(["stack", "prune", "--json"], example_project)
+    (example_project / "example" / "tests" / "test_zz_hold.py").write_text(HOLD_TEST)
+    marker, release = str(tmp_path / "marker-"), tmp_path / "release"
+    env = {"FAULT_MARKER": marker, "FAULT_RELEASE": str(release)}
+    runs = [start_run(example_project, env=env) for _ in range(3)]
+    try:
+        for run in runs:  # all three stacks up and testing
+            run.wait_until(Path(marker + run.project).exists, "the run's test to hold its stack")
+        pruned = run_cli(["stack", "prune", "--json"], example_project)
+    finally:
+        release.write_text("go")
     assert pruned.returncode == 0, pruned.output
     decisions = {d["project"]: d for d in pruned.json()["stacks"]}
     for run in runs:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_no_leaks, run_cli
+from tests.conftest import BACKSTOP, assert_no_leaks, run_cli
 from tests.faults.conftest import add_slow_test
 
 pytestmark = pytest.mark.usefixtures("engine_available")
@@ -35,7 +35,7 @@ class TerminalRun:
             os.chdir(cwd)
             os.execvpe(argv[0], argv, full_env)
 
-    def read_until(self, done: callable, timeout: float = 120) -> None:  # type: ignore[valid-type]
+    def read_until(self, done: callable, timeout: float = BACKSTOP) -> None:  # type: ignore[valid-type]
         deadline = time.monotonic() + timeout
         while not done(self.output):
             assert time.monotonic() < deadline, self.output.decode(errors="replace")
@@ -49,7 +49,7 @@ class TerminalRun:
     def close_terminal(self) -> None:
         os.close(self.fd)  # the last handle on the master: the tty hangs up, the session gets SIGHUP
 
-    def exit_code(self, timeout: float = 180) -> int:
+    def exit_code(self, timeout: float = BACKSTOP) -> int:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pid, status = os.waitpid(self.pid, os.WNOHANG)

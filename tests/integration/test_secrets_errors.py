@@ -10,16 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.aws_fixtures import (
-    ACCOUNT,
-    MotoServer,
-    container_events,
-    declare_secret,
-    docker_now,
-    moto_server,
-    run_toolkit,
-)
-from tests.conftest import CliResult
+from tests.aws_fixtures import ACCOUNT, MotoServer, declare_secret, moto_server, run_toolkit
+from tests.conftest import CliResult, engine_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("engine_available")]
 
@@ -43,17 +35,17 @@ def iam_moto(
 def failed_run(project_dir: Path, tmp_path: Path, env: dict[str, str], code: int) -> tuple[CliResult, dict]:  # type: ignore[type-arg]
     """An integration-run that must fail with `code` before any container of it exists."""
     project = f"secerr-{random.token_hex(4)}"
-    since = docker_now()
-    result = run_toolkit(
-        ["integration-run", "--json", "--project", project, "--artifacts-dir", str(tmp_path / "art")],
-        project_dir,
-        env,
-    )
+    with engine_events(project) as events:
+        result = run_toolkit(
+            ["integration-run", "--json", "--project", project, "--artifacts-dir", str(tmp_path / "art")],
+            project_dir,
+            env,
+        )
     assert result.returncode == code, result.output
     data = result.json()
     assert data["exit_code"] == code
     assert [p["name"] for p in data["phases"]] == ["validate", "secrets", "collect"]  # no up, no down
-    assert container_events(project, since) == []  # the engine never saw this project
+    assert events == []  # the engine never saw this project
     assert VALUE not in result.output
     return result, data
 

@@ -166,7 +166,8 @@ class _Throttler(BaseHTTPRequestHandler):
             return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
         request = urllib.request.Request(self.upstream + self.path, data=body, headers=headers, method="POST")
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        # botocore's own read timeout: a slow moto on a loaded machine is not a failure here.
+        with urllib.request.urlopen(request, timeout=60) as answer:
             payload = answer.read()
             self.send_response(answer.status)
             for key, value in answer.headers.items():

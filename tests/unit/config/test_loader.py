@@ -92,3 +92,17 @@ def test_defaults_and_example_fixture_config(tmp_path: Path) -> None:
     assert cfg.timeouts.test == 300
     assert cfg.export["REDIS_URL"] == "redis://{redis.host}:{redis.port:6379}/0"
     assert cfg.to_dict()["services"]["postgres"]["password"] == "***"
+
+
+@pytest.mark.parametrize("prefix", ["../..", "a/b", "CI", "-x", "", "citk.", "ci tk", "é"])
+def test_project_prefix_outside_composes_rule_is_a_config_error(tmp_path: Path, prefix: str) -> None:
+    """The prefix starts every compose project name and a directory under artifacts_dir."""
+    message = load_error(tmp_path, f"project_prefix = {prefix!r}\n")
+    assert f"project_prefix: {prefix!r} cannot start a compose project name" in message
+    assert "lowercase letters, digits, dashes and underscores, starting with a letter or digit" in message
+
+
+@pytest.mark.parametrize("prefix", ["citk", "ci_toolkit", "0ci", "team-a"])
+def test_project_prefix_within_composes_rule_loads(tmp_path: Path, prefix: str) -> None:
+    write(tmp_path, f"project_prefix = {prefix!r}\n")
+    assert config.load(tmp_path).project_prefix == prefix

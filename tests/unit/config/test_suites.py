@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from ci_toolkit import config
-from ci_toolkit.config import suites
-from ci_toolkit.config.loader import PytestConfig
+from ci_toolkit.config import PytestConfig, suites
 from ci_toolkit.errors import ExitCode, UsageError
 from ci_toolkit.pipeline import pytest_run as testrun
 from ci_toolkit.pipeline import selection

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ci_toolkit.config.loader import PytestConfig
+from ci_toolkit.config import PytestConfig
 from ci_toolkit.pipeline.pytest_run import build_command
 from ci_toolkit.redact import Redactor
 from ci_toolkit.results.junit import read_coverage, read_junit

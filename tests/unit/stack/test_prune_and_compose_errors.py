@@ -9,7 +9,7 @@ import sys
 import time
 
 from ci_toolkit.errors import CommandError
-from ci_toolkit.stack import compose, prune
+from ci_toolkit.stack import compose, ownership, prune
 
 HOST = socket.gethostname()
 
@@ -17,7 +17,11 @@ HOST = socket.gethostname()
 def stack(
     pid: int, *, keep: bool = False, host: str = HOST, age_hours: float = 0.1, start: int = 0
 ) -> prune.OwnedStack:
-    return prune.OwnedStack("citk-x-1", "1", pid, start, host, time.time() - age_hours * 3600, keep)
+    """A stack owned from this host, PID namespace and boot (what this process labels)."""
+    started_at = time.time() - age_hours * 3600
+    return prune.OwnedStack(
+        "citk-x-1", "1", pid, start, host, started_at, keep, ownership.pid_namespace(), ownership.boot_id()
+    )
 
 
 def test_live_owner_is_never_pruned_whatever_its_command_line() -> None:
