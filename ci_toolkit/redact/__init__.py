@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ci_toolkit.redact import structured
-from ci_toolkit.redact.forms import forms
+from ci_toolkit.redact.forms import forms, fragment_forms
 from ci_toolkit.redact.matcher import Fragments, mask_spans, trie_pattern
 from ci_toolkit.redact.names import NOT_SECRET, looks_secret
 from ci_toolkit.redact.structured import MASK, mask_url_passwords, url_passwords
@@ -47,6 +47,7 @@ class Redactor:
         self._lock = threading.Lock()
         self._values: set[str] = set()
         self._forms: set[str] = set()
+        self._fragment_forms: set[str] = set()
         self._matcher: tuple[Any, Fragments] | None = None  # built on first use after a change
 
     def add(self, value: str) -> bool:
@@ -55,10 +56,12 @@ class Redactor:
         if len(value) < MIN_LENGTH:
             return False
         new = {form for form in forms(value) if len(form) >= MIN_LENGTH}
+        pieces = fragment_forms(value)
         with self._lock:
             self._values.add(value)
             if not new <= self._forms:
                 self._forms |= new
+                self._fragment_forms |= pieces
                 self._matcher = None
         return True
 
@@ -89,7 +92,7 @@ class Redactor:
     def _current(self) -> tuple[Any, Fragments]:
         with self._lock:
             if self._matcher is None:
-                self._matcher = (trie_pattern(self._forms), Fragments(self._forms))
+                self._matcher = (trie_pattern(self._forms), Fragments(self._fragment_forms))
             return self._matcher
 
     # -- learning ---------------------------------------------------------------------------

@@ -82,8 +82,24 @@ def encoded(value: str) -> set[str]:
 
 
 def forms(value: str) -> set[str]:
-    """Every form of `value` (and of each of its lines) to mask."""
+    """Every form of `value` (and of each of its lines) to mask. A multi-line value's own
+    encodings are left out: base64, hex or URL encoding of the whole value contains each
+    line's encoding at one of the three offsets, and those are registered."""
+    found = escaped(value)
+    for piece in line_pieces(value):
+        found |= escaped(piece) | encoded(piece)
+    return found
+
+
+def line_pieces(value: str) -> list[str]:
+    """The single-line pieces of `value`: itself, or each of its lines (PEM armour left out)."""
+    return [piece for piece in pieces(value) if "\n" not in piece and "\r" not in piece]
+
+
+def fragment_forms(value: str) -> set[str]:
+    """The forms whose prefixes and suffixes truncation may leave: those of single lines (the
+    pieces of a multi-line value that pytest shortens are pieces of its lines)."""
     found: set[str] = set()
-    for piece in pieces(value):
+    for piece in line_pieces(value):
         found |= escaped(piece) | encoded(piece)
     return found

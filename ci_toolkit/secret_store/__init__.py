@@ -45,7 +45,14 @@ if TYPE_CHECKING:
 
 __all__ = ["Entry", "Resolution", "fetch_for_run", "parse_dotenv", "protect", "resolve", "source_label"]
 
-_PRIORITY = (SecretNoCredentials, SecretAccessDenied, SecretNotFound, SecretError, ConfigError, EnvironmentInvalid)
+_PRIORITY = (
+    SecretNoCredentials,
+    SecretAccessDenied,
+    SecretNotFound,
+    SecretError,
+    ConfigError,
+    EnvironmentInvalid,
+)
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,9 @@ class Resolution:
             if not allow_short:
                 self.fail(env, origin, too_short(env, origin, len(value)))
                 return
-            note = f"{note + '; ' if note else ''}shorter than {MIN_LENGTH} characters, so not masked in output"
+            note = (
+                f"{note + '; ' if note else ''}shorter than {MIN_LENGTH} characters, so not masked in output"
+            )
         self.values[env] = value
         self.entries.append(Entry(env, origin, "ok", note))
 
@@ -130,7 +139,11 @@ def too_short(env: str, origin: str, length: int) -> EnvironmentInvalid:
 
 def reserved_names(config: Config) -> dict[str, str]:
     """The variables a run sets besides secrets, and where each comes from."""
-    owners = (("export", config.export), ("env.defaults", config.env_defaults), ("env.required", config.required_env))
+    owners = (
+        ("export", config.export),
+        ("env.defaults", config.env_defaults),
+        ("env.required", config.required_env),
+    )
     return {name: owner for owner, names in reversed(owners) for name in names}
 
 
@@ -247,4 +260,6 @@ def _from_file(config: SecretsConfig, path: Path, res: Resolution, stream: IO[st
         origin = f"{path.name}:{line}"
         hint = f"remove line {line} from {path}, or rename the variable"
         if not res.refuse_name(name, origin, f"--secrets-file {path}:{line}", hint):
-            res.add(name, value, origin, "not declared in [secrets]; given to the tests too", allow_short=True)
+            res.add(
+                name, value, origin, "not declared in [secrets]; given to the tests too", allow_short=True
+            )

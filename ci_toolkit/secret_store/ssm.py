@@ -219,7 +219,7 @@ def _fetch_paths(ssm: _Ssm, res: Resolution, stream: IO[str] | None) -> None:
             name = env_name(param.name)
             if name in explicit or param.name in mapped:
                 continue  # an explicit `NAME = "..."` wins over a path
-            hint = f'map it to another name explicitly (APP_{name} = "{param.name}"), or move it out of {sp.path}'
+            hint = f'map it explicitly: APP_{name} = "{param.name}", or move it out of {sp.path}'
             if res.refuse_name(name, f"ssm {param.name}", f"secrets.paths: {param.name}", hint):
                 continue
             if name in owners and owners[name] != param.name:

@@ -105,7 +105,8 @@ def test_iteration_timeout_stops_and_tears_down_the_iteration(example_project: P
         assert "down" in m["phases"], m["phases"]
         bundle = Path(report["report_dir"]) / f"{project}-1"
         commands = json.loads((bundle / "commands.json").read_text())
-        downs = {c["cmd"].split(" down ", 1)[1]: c["returncode"] for c in commands if " down " in c["cmd"]}
+        ours = [c for c in commands if f" -p {project}-1 " in c["cmd"] and " down " in c["cmd"]]
+        downs = {c["cmd"].split(" down ", 1)[1]: c["returncode"] for c in ours}
         assert downs.pop("--volumes --remove-orphans --timeout 0", None) == 0, commands
         assert set(downs.values()) <= {None}, downs  # a graceful one, if begun, was cut short
     assert_no_leaks(f"{project}-1")

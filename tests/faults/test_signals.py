@@ -107,7 +107,8 @@ def test_second_signal_during_teardown_forces_a_fast_complete_teardown(
     # Forced: whatever the machine's speed, the evidence is which `compose down` ran to the end.
     # The one with a stop period (if it had begun) was cancelled; the one without it did the work.
     commands = json.loads((Path(data["artifacts_dir"]) / "commands.json").read_text())
-    downs = {c["cmd"].split(" down ", 1)[1]: c["returncode"] for c in commands if " down " in c["cmd"]}
+    ours = [c for c in commands if f" -p {run.project} " in c["cmd"] and " down " in c["cmd"]]
+    downs = {c["cmd"].split(" down ", 1)[1]: c["returncode"] for c in ours}
     assert downs.pop("--volumes --remove-orphans --timeout 0", None) == 0, commands
     assert set(downs.values()) <= {None}, downs  # returncode None: killed before it finished
     assert_no_leaks(run.project)

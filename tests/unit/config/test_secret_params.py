@@ -97,3 +97,40 @@ def test_pyproject_form(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.ci-toolkit.secrets]\napi_key = "/x"\n')
     with pytest.raises(ConfigError, match=r"tool\.ci-toolkit\.secrets\.api_key: unknown key"):
         config.load(tmp_path)
+
+
+def test_a_secret_may_not_set_a_variable_that_controls_processes(tmp_path: Path) -> None:
+    message = load_error(
+        tmp_path,
+        '[secrets]\nPATH = "/a/path"\nPYTEST_ADDOPTS = "/a/opts"\nLD_PRELOAD = "/a/lib"\n'
+        'DYLD_INSERT_LIBRARIES = "/a/d"\nCI_TOOLKIT_PROJECT = "/a/p"\nHOME = "/a/h"\nAPI_KEY = "/a/key"\n',
+    )
+    for name in (
+        "PATH",
+        "PYTEST_ADDOPTS",
+        "LD_PRELOAD",
+        "DYLD_INSERT_LIBRARIES",
+        "CI_TOOLKIT_PROJECT",
+        "HOME",
+    ):
+        assert f"secrets.{name}: {name} controls how the tests' processes run" in message
+        assert f"e.g. APP_{name}" in message
+    assert "secrets.API_KEY" not in message
+
+
+def test_allow_short_per_secret_per_path_and_for_the_table(tmp_path: Path) -> None:
+    s = load(
+        tmp_path,
+        "[secrets]\n"
+        'PIN = { name = "/a/pin", allow_short = true }\n'
+        'API_KEY = "/a/key"\n'
+        'paths = [{ path = "/a/tree/", allow_short = true }, "/b/"]\n',
+    ).secrets
+    assert s.params == (SecretParam("PIN", "/a/pin", allow_short=True), SecretParam("API_KEY", "/a/key"))
+    assert s.paths == (SecretPath("/a/tree", allow_short=True), SecretPath("/b"))
+    assert s.to_dict()["params"]["PIN"] == {"name": "/a/pin", "optional": False, "allow_short": True}
+    everything = load(tmp_path, '[secrets]\nallow_short = true\nAPI_KEY = "/a/key"\n').secrets
+    assert everything.params == (SecretParam("API_KEY", "/a/key", allow_short=True),)
+    assert "secrets.allow_short: expected true or false" in load_error(
+        tmp_path, '[secrets]\nallow_short = "y"\n'
+    )
