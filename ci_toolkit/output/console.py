@@ -53,7 +53,11 @@ class Reporter:
             if phase.detail and (phase.status != "failed" or phase.name == "test")
             else ""
         )
-        self.status_line(f"<== {phase.name} {mark} in {phase.seconds:.2f}s{detail}")
+        text = f"<== {phase.name} {mark} in {phase.seconds:.2f}s{detail}"
+        if detail:  # a step's detail may quote foreign text (compose's stderr when collecting failed)
+            self.line(text)
+        else:
+            self.status_line(text)
 
     def services_waiting(self, names: Iterable[str]) -> None:
         self.status_line(f"    waiting for: {', '.join(names)}")

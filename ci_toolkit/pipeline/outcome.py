@@ -18,8 +18,15 @@ from ci_toolkit.results.model import PhaseResult, RunResult, TestCounts
 
 
 def build_result(
-    ctx: RunContext, state: RunState, phases: Sequence[PhaseResult], failure: BaseException | None
+    ctx: RunContext,
+    state: RunState,
+    phases: Sequence[PhaseResult],
+    failure: BaseException | None,
+    *,
+    left_behind: BaseException | None = None,
 ) -> RunResult:
+    """`left_behind`: a teardown that failed after the run had already failed; its message (how
+    to remove the stack later) is added to the run's own."""
     test_run = state.test_run
     counts = test_run.counts if test_run else TestCounts()
     if isinstance(failure, PytestKilled):
@@ -37,6 +44,8 @@ def build_result(
         message = f"coverage {coverage:.1f}% is below pytest.fail_under = {ctx.config.pytest.fail_under:g}"
     else:
         status, code = "passed", ExitCode.OK
+    if left_behind is not None:
+        message += f"\nand the stack could not be removed: {classify(left_behind, ctx.run_dir).message}"
     return RunResult(
         status,
         code,

@@ -45,6 +45,7 @@ class Sequence:
         self.ctx = ctx
         self.state = state or RunState()
         self.timeline = Timeline(ctx.reporter, ctx.guard)
+        self.left_behind: BaseException | None = None  # why teardown could not remove the stack
 
     def step(self, name: str) -> None:
         if name == "up":  # teardown needs the project even when `up` fails half way
@@ -78,6 +79,8 @@ class Sequence:
                 keep_stack(ctx, self.state)
             else:
                 error = self._safely("down", lambda: steps.down(ctx, self.state))
+                if error is not None and failure is not None:
+                    self.left_behind = error  # the result must still say the stack is there
                 failure = failure or error
         if self.state.events is not None:
             self.state.events.stop()
@@ -87,7 +90,9 @@ class Sequence:
 
     def conclude(self, failure: BaseException | None, *, bundle: bool = True) -> RunResult:
         """The result, written as run.json; the diagnostics bundle on failure (or always)."""
-        result = outcome.build_result(self.ctx, self.state, self.timeline.phases, failure)
+        result = outcome.build_result(
+            self.ctx, self.state, self.timeline.phases, failure, left_behind=self.left_behind
+        )
         result = self._write_result(result)
         always = self.ctx.options.diagnostics == "always"
         if bundle and (result.exit_code != ExitCode.OK or always):

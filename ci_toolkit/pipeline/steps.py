@@ -179,6 +179,8 @@ def test(ctx: RunContext, state: RunState) -> Tested:
     assert engine is not None
     baseline = {c.service: c for c in engine.containers(ctx.project)}  # containers as the tests start
     checked = frozenset(s.name for s in ctx.config.services)
+    events = state.events
+    signalled = events.was_signalled if events is not None else (lambda container_id: False)
     test_run = pytest_run.run(
         ctx.config.pytest,
         {
@@ -195,12 +197,12 @@ def test(ctx: RunContext, state: RunState) -> Tested:
         workers=ctx.options.workers,
         test_timeout=ctx.options.test_timeout,
         on_line=ctx.reporter.test_output,
-        watch=lambda: health.watch(engine, ctx.project, baseline, checked),
+        watch=lambda: health.watch(engine, ctx.project, baseline, checked, signalled),
     )
     if test_run.exit_code != 0:
         # Failed tests may be the symptom: a service (or the engine) that died as the last tests
         # ran, before the periodic watch looked, is named as the cause.
-        health.watch(engine, ctx.project, baseline, checked)
+        health.watch(engine, ctx.project, baseline, checked, signalled)
     c = test_run.counts
     detail = f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.skipped} skipped"
     return Tested(detail, test_run=test_run, baseline=baseline)

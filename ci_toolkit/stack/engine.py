@@ -213,6 +213,11 @@ class EventRecorder:
         except Exception:  # the stream ends with an error when closed; events so far are kept
             return
 
+    def was_signalled(self, container_id: str) -> bool:
+        """Did someone send this container a signal (a `kill` event: `docker stop`, or an engine
+        shutting down) rather than its process ending by itself?"""
+        return any(e.get("Action") == "kill" and e.get("id") == container_id for e in list(self.events))
+
     def stop(self) -> list[dict[str, Any]]:
         if self._stream is not None:
             with contextlib.suppress(Exception):  # closing a dead stream is fine

@@ -142,9 +142,11 @@ def watch(
     project: str,
     baseline: Mapping[str, ContainerState],
     checked: frozenset[str] = frozenset(),
+    signalled: Callable[[str], bool] = lambda container_id: False,
 ) -> None:
     """Raise `ServiceNotReady` if a container exited, restart-looped or turned unhealthy
-    since `baseline` was taken (used while the tests run)."""
+    since `baseline` was taken (used while the tests run); `EngineLost` if the engine took the
+    containers down. `signalled(id)` says whether a container was sent a signal (engine events)."""
     states = engine.containers(project)
     for state in states:
         before = baseline.get(state.service)
@@ -155,7 +157,9 @@ def watch(
         except ServiceNotReady:
             # An engine that is shutting down stops every container first and closes its API
             # last: "all of them exited at once" is the engine's doing if it then stops answering.
-            if _all_stopped(states, baseline) and _engine_going_away(engine):
+            # A container that was signalled (not one that crashed) may be the first of them.
+            suspicious = signalled(state.id) or _all_stopped(states, baseline)
+            if suspicious and _engine_going_away(engine):
                 raise lost() from None
             raise
 

@@ -194,6 +194,14 @@ def test_a_status_line_that_looks_like_a_command_is_fenced_and_commands_never_ar
     ]
 
 
+def test_a_phase_detail_is_fenced_it_may_quote_compose() -> None:
+    out = io.StringIO()
+    reporter = gh.GitHubReporter(out)
+    reporter.phase_end(PhaseResult("collect", "ok", 0.1, "compose-ps.json: failed:\n    ::add-mask::q"))
+    inside, outside = fenced_lines(out.getvalue())
+    assert outside == ["::endgroup::"] and "    ::add-mask::q)" in inside
+
+
 def test_quiet_reporter_opens_no_groups() -> None:
     out = io.StringIO()
     reporter = gh.GitHubReporter(out, quiet=True)
