@@ -52,9 +52,7 @@ class CommandLog:
         self._records: list[CommandRecord] = []
 
     def add(self, record: CommandRecord) -> None:
-        # JSON output (`compose config --format json`: every service's environment, env_file
-        # contents included) is learned now, so its credentials are masked in all that follows.
-        REDACTOR.learn_output(record.stdout)
+        REDACTOR.learn_output(record.stdout)  # compose config's environments: masked from now on
         with self._lock:
             self._records.append(record)
 

@@ -161,7 +161,9 @@ def make_reporter(
     from ci_toolkit.output import github as gh
 
     if gh.enabled(github):
-        return gh.GitHubReporter(stream, quiet=quiet)
+        from ci_toolkit.output.github_log import GitHubReporter
+
+        return GitHubReporter(stream, quiet=quiet)
     in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
     if stream.isatty() and not in_ci and not force_plain and os.environ.get("TERM") != "dumb":
         return RichReporter(stream, quiet=quiet)

@@ -19,13 +19,7 @@ def render_exports(
     exports: dict[str, str] = {}
     for name, template in config.export.items():
         try:
-            exports[name] = templates.render(
-                template,
-                endpoints=services,
-                default_ports=config.default_ports(),
-                env=process_env(env),
-                exports=exports,
-            )
+            exports[name] = _render(template, config, services, env, exports)
         except templates.TemplateError as exc:
             raise ConfigError(f"{config.source}: export.{name}: {exc}") from None
     return exports
@@ -36,15 +30,25 @@ def render_dsn(
 ) -> str:
     """`migrations.dsn` against the live stack; `env` holds the exports (and secrets if allowed)."""
     try:
-        return templates.render(
-            template,
-            endpoints=services,
-            default_ports=config.default_ports(),
-            env=process_env(env),
-            exports=env,
-        )
+        return _render(template, config, services, env, env)
     except templates.TemplateError as exc:
         raise MigrationError(f"{config.source}: migrations.dsn: {exc}") from None
+
+
+def _render(
+    template: str,
+    config: Config,
+    services: Mapping[str, templates.Reachable],
+    env: Mapping[str, str],
+    exports: Mapping[str, str],
+) -> str:
+    return templates.render(
+        template,
+        endpoints=services,
+        default_ports=config.default_ports(),
+        env=process_env(env),
+        exports=exports,
+    )
 
 
 def describe(config: Config, services: Mapping[str, ServiceResult], env: Mapping[str, str]) -> list[str]:

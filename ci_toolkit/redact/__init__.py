@@ -18,6 +18,7 @@ Structured artifacts are also redacted by key (`structured`), whatever a value's
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -41,6 +42,10 @@ PLACEHOLDERS = frozenset(
     | {"disabled", "enabled", "undefined", "redacted", "******"}
 )
 
+# A file system path (NODE_EXTRA_CA_CERTS=/etc/ssl/ca.pem) says where a credential is, not what
+# it is; masking it would hide paths in every message. Masked by key all the same.
+_PATH = re.compile(r"^(~|\.{1,2})?/[\w.\-/]*$")
+
 
 class Redactor:
     def __init__(self) -> None:
@@ -48,7 +53,8 @@ class Redactor:
         self._values: set[str] = set()
         self._forms: set[str] = set()
         self._fragment_forms: set[str] = set()
-        self._matcher: tuple[Any, Fragments] | None = None  # built on first use after a change
+        # Built on first use after a change: a burst of `add`s compiles the pattern once.
+        self._matcher: tuple[re.Pattern[str] | None, Fragments] | None = None
 
     def add(self, value: str) -> bool:
         """Mask `value` (and every form of it) from now on. Values shorter than MIN_LENGTH are
@@ -67,8 +73,8 @@ class Redactor:
 
     def learn(self, value: str) -> bool:
         """Register a value inferred to be sensitive, unless it is too short to tell from a word,
-        a well-known placeholder or a small number (a port, a timeout)."""
-        if len(value) < MIN_INFERRED_LENGTH or value.lower() in PLACEHOLDERS:
+        a well-known placeholder, a small number (a port, a timeout) or a file's path."""
+        if len(value) < MIN_INFERRED_LENGTH or value.lower() in PLACEHOLDERS or _PATH.match(value):
             return False
         if value.isdigit() and len(value) < 8:
             return False
@@ -89,7 +95,7 @@ class Redactor:
                 text = mask_spans(text, spans, MASK)
         return text
 
-    def _current(self) -> tuple[Any, Fragments]:
+    def _current(self) -> tuple[re.Pattern[str] | None, Fragments]:
         with self._lock:
             if self._matcher is None:
                 self._matcher = (trie_pattern(self._forms), Fragments(self._fragment_forms))

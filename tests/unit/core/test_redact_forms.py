@@ -94,7 +94,7 @@ def test_values_too_short_are_not_registered_and_inferred_ones_need_more() -> No
     assert not r.add("abc") and r("abc abc") == "abc abc"
     assert r.add("abcd") and r("x abcd y") == "x *** y"
     assert MIN_LENGTH == 4
-    for word in ("test", "postgres", "password", "localhost", "5432", "3600000"):
+    for word in ("test", "postgres", "password", "localhost", "5432", "3600000", "/etc/ssl/certs/ca.pem"):
         assert not r.learn(word)
         assert r(f"service {word}") == f"service {word}"
     assert r.learn("Zq7xK9w")  # a 7-character token under a credential-looking name
