@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -118,5 +119,11 @@ def write_traceback(exc: BaseException, run_dir: Path | None = None) -> Path:
 
 
 def _say(text: str) -> None:
-    sys.stderr.write(REDACTOR(text) + "\n")
+    """The final error of a command. It may quote foreign text (service log lines, compose's
+    stderr): in GitHub Actions it goes inside a stop-commands fence, so the runner obeys none of it."""
+    safe = REDACTOR(text)
+    if os.environ.get("GITHUB_ACTIONS", "").lower() == "true":
+        token = secrets.token_hex(16)
+        safe = f"::stop-commands::{token}\n{safe}\n::{token}::"
+    sys.stderr.write(safe + "\n")
     sys.stderr.flush()

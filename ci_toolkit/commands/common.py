@@ -65,5 +65,7 @@ def attach(
 
 
 def emit_json(data: dict[str, Any]) -> None:
-    sys.stdout.write(REDACTOR(json.dumps(data)) + "\n")
+    # `##[` is a legacy workflow command the Actions runner finds anywhere in a line; escaped,
+    # it decodes to the same JSON.
+    sys.stdout.write(REDACTOR(json.dumps(data)).replace("##[", "##\\u005b") + "\n")
     sys.stdout.flush()

@@ -18,7 +18,13 @@ def secrets_check(opts: CommonOptions, *, from_env: bool, file: Path | None) -> 
         if opts.json_mode:
             emit_json({"status": "ok", "source": source, "secrets": []})
         return 0
-    resolution = secret_store.resolve(config.secrets, source, file=file, stream=reporter.stream)
+    resolution = secret_store.resolve(
+        config.secrets,
+        source,
+        file=file,
+        stream=reporter.stream,
+        reserved=secret_store.reserved_names(config),
+    )
     for entry in resolution.entries:
         reporter.line(f"  {entry.describe()}", always=True)
     failure: CiToolkitError | None = None

@@ -13,6 +13,8 @@ from typing import Any
 from ci_toolkit.config import Config
 from ci_toolkit.errors import UsageError
 from ci_toolkit.pipeline.context import artifacts_root
+from ci_toolkit.redact import looks_secret
+from ci_toolkit.redact.structured import url_passwords
 from ci_toolkit.stack.compose import Stack
 
 FILE_NAME = "stack.json"
@@ -24,7 +26,14 @@ class SavedStack:
     run_id: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.stack.to_dict(), "run_id": self.run_id, "env": dict(self.stack.env)}
+        # Credential-looking values never reach the artifacts dir; config defaults among them are
+        # resolved again from the config when a tier-3 command attaches.
+        env = {k: v for k, v in self.stack.env.items() if not looks_secret(k) and not url_passwords_in(v)}
+        return {**self.stack.to_dict(), "run_id": self.run_id, "env": env}
+
+
+def url_passwords_in(value: str) -> bool:
+    return any(True for _ in url_passwords(value))
 
 
 def path_for(config: Config, artifacts_dir: Path | None = None) -> Path:

@@ -18,7 +18,7 @@ from ci_toolkit.pipeline.context import RunContext, process_env
 from ci_toolkit.pipeline.state import Product, Reached, RunState, SecretsFetched, Started, Tested, Validated
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.results.model import ServiceResult
-from ci_toolkit.stack import compose, health, ownership, prune
+from ci_toolkit.stack import compose, dependencies, health, ownership, prune
 from ci_toolkit.stack.engine import Engine, EventRecorder, remove_leftovers, wait_until_reachable
 
 
@@ -113,9 +113,20 @@ def stack_for(ctx: RunContext, state: RunState) -> Started:
 
 
 def up(ctx: RunContext, state: RunState) -> Product:
-    assert state.stack is not None
-    compose.up(state.stack, timeout=ctx.config.timeouts.up, model=state.model)
-    return Product(f"project {ctx.project}")
+    assert state.stack is not None and state.model is not None and state.engine is not None
+    if not dependencies.health_gated(state.model):
+        compose.up(state.stack, timeout=ctx.config.timeouts.up, model=state.model)
+        return Product(f"project {ctx.project}")
+    # `compose up` would wait a healthcheck interval per gated dependency: start in order ourselves.
+    dependencies.up_in_order(
+        state.stack,
+        state.engine,
+        state.model,
+        {c.name: c for c in ctx.config.services},
+        timeout=ctx.config.timeouts.up,
+        on_gate=lambda name, condition, s: ctx.reporter.info(f"    {name}: {condition} after {s:.2f}s"),
+    )
+    return Product(f"project {ctx.project}, started in dependency order")
 
 
 def ready(ctx: RunContext, state: RunState) -> Reached:
@@ -155,6 +166,7 @@ def discover(
             hint="start the stack with `ci-toolkit stack up`",
         )
     exports = endpoints.render_exports(ctx.config, services, state.env)
+    REDACTOR.add_sensitive_env(exports)  # a DATABASE_URL's password, a token-named export
     return Reached(services=services, env={**state.env, **exports})
 
 

@@ -166,6 +166,15 @@ def up(stack: Stack, timeout: float, model: Mapping[str, Any] | None = None) -> 
         raise explain_up_failure(stack, exc, images) from None
 
 
+def create(stack: Stack, timeout: float, model: Mapping[str, Any] | None = None) -> None:
+    """Everything `up` creates — networks, volumes, containers — without starting anything."""
+    try:
+        stack.run("create", "--pull", "missing", "--remove-orphans", timeout=timeout)
+    except CommandError as exc:
+        images = {name: str(svc.get("image", "")) for name, svc in (model or {}).get("services", {}).items()}
+        raise explain_up_failure(stack, exc, images) from None
+
+
 def explain_up_failure(
     stack: Stack, exc: CommandError, images: Mapping[str, str] | None = None
 ) -> InfrastructureError:

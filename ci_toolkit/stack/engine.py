@@ -126,6 +126,31 @@ class Engine:
             ports=ports,
         )
 
+    def start(self, container_id: str) -> None:
+        self.api.start(container_id)
+
+    def run_healthcheck(self, container_id: str) -> tuple[int | None, str]:
+        """Run the container's own healthcheck command now (as Docker would at its next
+        interval); (exit code, output), or (None, why) when it has none or it cannot run."""
+        test = ((self.api.inspect_container(container_id).get("Config") or {}).get("Healthcheck") or {}).get(
+            "Test"
+        ) or []
+        if not test or test[0] == "NONE":
+            return None, "no healthcheck"
+        cmd = (
+            ["/bin/sh", "-c", test[1]]
+            if test[0] == "CMD-SHELL"
+            else list(test[1:] if test[0] == "CMD" else test)
+        )
+        try:
+            exec_id = self.api.exec_create(container_id, cmd, stdout=True, stderr=True)["Id"]
+            output = self.api.exec_start(exec_id)
+            code = self.api.exec_inspect(exec_id).get("ExitCode")
+        except Exception as exc:  # the container is still starting, or stopped meanwhile
+            return None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
+        return (int(code) if code is not None else None), text
+
     def inspect_raw(self, container_id: str) -> dict[str, Any]:
         return dict(self.api.inspect_container(container_id))
 

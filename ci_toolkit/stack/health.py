@@ -109,8 +109,12 @@ def wait_ready(
                     on_ready(ready[name])
             states = {c.service: c for c in engine.containers(project)}
             for name, state in states.items():
-                _fail_if_broken(engine, state, containers.get(name), checked=name in checks)
-                if name not in checks and name not in ready and (_up(state) or _finished(state)):
+                fail_if_broken(engine, state, containers.get(name), checked=name in checks)
+                if (
+                    name not in checks
+                    and name not in ready
+                    and (_up(state) or _finished(state) or _passes(engine, state))
+                ):
                     ready[name] = Readiness(name, time.monotonic() - started, 0)
                     on_ready(ready[name])
             if len(ready) >= len(states) and all(n in ready for n in checks):
@@ -153,7 +157,7 @@ def watch(
         if before is not None and before.status in ("exited", "dead"):
             continue  # it had already finished (an init job) before the tests started
         try:
-            _fail_if_broken(engine, state, before, checked=state.service in checked, phase="during the tests")
+            fail_if_broken(engine, state, before, checked=state.service in checked, phase="during the tests")
         except ServiceNotReady:
             # An engine that is shutting down stops every container first and closes its API
             # last: "all of them exited at once" is the engine's doing if it then stops answering.
@@ -186,11 +190,18 @@ def _finished(state: ContainerState) -> bool:
     return state.status == "exited" and state.exit_code == 0
 
 
+def _passes(engine: Engine, state: ContainerState) -> bool:
+    """A healthcheck Docker has not run yet (it waits an interval): run it now ourselves."""
+    return (
+        state.status == "running" and state.health == "starting" and engine.run_healthcheck(state.id)[0] == 0
+    )
+
+
 def _up(state: ContainerState) -> bool:
     return state.status == "running" and state.health in (None, "healthy")
 
 
-def _fail_if_broken(
+def fail_if_broken(
     engine: Engine,
     state: ContainerState,
     first: ContainerState | None,
@@ -211,7 +222,7 @@ def _fail_if_broken(
         raise ServiceNotReady(
             state.service,
             f"service {state.service!r} failed {phase}: {reason}",
-            logs=_tail(engine, state.id),
+            logs=tail(engine, state.id),
             hint="see the full log in the artifacts dir (logs/)",
         )
 
@@ -222,12 +233,12 @@ def _timed_out(
     raise ServiceNotReady(
         name,
         f"service {name!r} not ready after {waited:.1f}s; last probe: {last_error}",
-        logs=_tail(engine, state.id) if state else "",
+        logs=tail(engine, state.id) if state else "",
         hint=f"raise services.{name}.timeout, or check that the service's config matches the check",
     )
 
 
-def _tail(engine: Engine, container_id: str) -> str:
+def tail(engine: Engine, container_id: str) -> str:
     try:
         return engine.logs(container_id, tail=LOG_LINES)
     except Exception:  # the logs are a courtesy; never hide the real failure behind them

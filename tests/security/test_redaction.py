@@ -21,6 +21,7 @@ import pytest
 
 from tests.aws_fixtures import run_toolkit
 from tests.conftest import assert_no_leaks
+from tests.security.test_command_fence import lines_outside_fences
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("engine_available")]
 
@@ -40,6 +41,7 @@ CALLER = {  # the environment ci-toolkit is started with
     "API_TOKEN": token(7),  # shorter than any minimum for values: masked by its name
 }
 COMPOSE_ENV = {"DB_PASS": token(20), "STRIPE_KEY": f"sk_live_{token(24)}"}  # the service's environment:
+SHORT = {"MAIL_API_KEY": token(5)}  # too short to mask as a value anywhere: masked by its key
 ENV_FILE = {"SMTP_PASSWORD": token(18), "WEBHOOK_SECRET": token(32)}  # ... and its env_file
 SECRETS = {  # [secrets], from --secrets-file
     "API_KEY": token(40),
@@ -116,7 +118,7 @@ def pieces(value: str) -> set[str]:
 
 def write_project(project: Path) -> None:
     compose = project / "docker-compose.test.yml"
-    environment = "".join(f"      {name}: {value}\n" for name, value in COMPOSE_ENV.items())
+    environment = "".join(f"      {name}: {value}\n" for name, value in {**COMPOSE_ENV, **SHORT}.items())
     text = compose.read_text().replace(
         "      POSTGRES_DB: app\n", f"      POSTGRES_DB: app\n{environment}    env_file: [app.env]\n", 1
     )
@@ -187,10 +189,17 @@ def test_no_credential_in_any_form_reaches_anything_ci_toolkit_prints_or_writes(
 
     assert {"inspect.json", "commands.json", "env.json", "junit.xml", "pytest.log"} <= {p.name for p in files}
     assert len(masks) == 2 + len(PEM_BODY) + 2  # API_KEY, the special password, the PEM's lines
+    assert set(masks) <= set(lines_outside_fences(result.stderr))  # where the runner obeys them
     log = (run_dir / "pytest.log").read_text()
     assert "raw PGPASS: ***" in log and "the DSN's password alone: ***" in log  # printed, and masked
     inspected = json.loads((run_dir / "inspect.json").read_text())
     postgres = next(c for c in inspected if c["Config"]["Image"].startswith("postgres"))
-    assert {"DB_PASS=***", "STRIPE_KEY=***", "SMTP_PASSWORD=***"} <= set(postgres["Config"]["Env"])
+    assert {"DB_PASS=***", "STRIPE_KEY=***", "SMTP_PASSWORD=***", "MAIL_API_KEY=***"} <= set(
+        postgres["Config"]["Env"]
+    )
+    short = SHORT["MAIL_API_KEY"]
+    for name in ("inspect.json", "commands.json"):
+        text = (run_dir / name).read_text()
+        assert f"={short}" not in text and f'\\"{short}\\"' not in text and f'"{short}"' not in text, name
     assert count == 0, f"{count} leaks: {sorted(hits)}"
     assert_no_leaks(project)
