@@ -48,10 +48,15 @@ class Sequence:
         self.left_behind: BaseException | None = None  # why teardown could not remove the stack
 
     def step(self, name: str) -> None:
-        if name == "up":  # teardown needs the project even when `up` fails half way
-            self.state = self.state.absorb(steps.stack_for(self.ctx, self.state))
         step = _BY_NAME[name]
-        self.state = self.state.absorb(self.timeline.timed(name, lambda: step(self.ctx, self.state)))
+
+        def run() -> Product:
+            if name == "up":  # teardown needs the project even when `up` fails half way
+                self.state = self.state.absorb(steps.stack_for(self.ctx, self.state))
+            return step(self.ctx, self.state)
+
+        product = self.timeline.timed(name, run)  # first: `run` may have replaced the state
+        self.state = self.state.absorb(product)
 
     def run(self, names: Iterable[str]) -> None:
         for name in names:
