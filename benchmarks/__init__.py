@@ -1,7 +1,9 @@
-"""Benchmarks for ci-toolkit (GitHub issue 7). Entry point: `python benchmarks/run.py`.
+"""Benchmarks for ci-toolkit (GitHub issues 7 and 18). Entry point: `python benchmarks/run.py`.
 
 run.py       the command line: which suites, how many reps, the rep loop, cleaning up
 variants.py  readiness of the bundled stack, measured several ways side by side
+health_gated.py  the bundled stack plus a service gated on postgres' healthcheck (30 s, 5 s):
+             ci-toolkit, the physical limit and `up --wait`, side by side
 suites.py    overhead of a whole run, CLI start-up, concurrent runs
 stack.py     scratch copy of the bundled example, compose projects, timed commands
 probing.py   host ports, protocol pollers, verification with real clients, postgres' own log
@@ -9,10 +11,12 @@ figures.py   from samples to figures: statistics, ratios, breakdowns
 targets.py   the targets and the reference figures; which targets a run meets
 machine.py   the machine and the versions measured on
 results.py   the results document: assembled, written as results.json and RESULTS.md
-markdown.py  RESULTS.md from the results (findings.py writes its findings from the figures)
+markdown.py  RESULTS.md from the results (findings.py writes its findings from the figures;
+             markdown_gated.py the health-gated section; tables.py the Markdown formatting)
 
-Each module imports only modules below it in its own chain, never back up: run -> variants |
-suites -> probing | stack; run -> results -> figures | machine | markdown -> findings -> targets.
+Each module imports only modules below it in its own chain, never back up: run -> health_gated
+-> variants | suites -> probing | stack; run -> results -> figures | machine | markdown ->
+findings | markdown_gated -> tables | targets.
 
 What of ci_toolkit the benchmarks use: its command line wherever that is enough (what is measured
 is what a user runs), otherwise only these public names. tests/unit/test_benchmarks_imports.py
@@ -23,7 +27,8 @@ checks that the imports in benchmarks/*.py are exactly these, none of them under
   ci_toolkit.config.load                        the example's config: services, env defaults,
                                                 migrations (directory, table), pytest settings
   ci_toolkit.config.ServiceCheck                one service's check (kind, port, credentials, ...)
-  ci_toolkit.stack.engine.Engine                connect(); containers(project): id, service, host, ports
+  ci_toolkit.stack.engine.Engine                connect(); containers(project): id, service, host, ports;
+                                                inspect(id) and start(id) (the health-gated limit)
   ci_toolkit.stack.probes.probe                 one protocol probe, the one ci-toolkit's readiness uses;
   ci_toolkit.stack.probes.NotReady              ... raised when the service does not answer yet
   ci_toolkit.pipeline.pytest_run.build_command  the exact pytest command line a run starts

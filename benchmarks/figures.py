@@ -54,10 +54,18 @@ def summarize(samples: Samples, labels: Mapping[str, str]) -> dict[str, Any]:
             "reps": len(all_samples),
             "problems": [s.get("problem", "") for s in all_samples if s not in good],
         }
-        for field in ("parts", "phases", "services"):
+        for field in ("parts", "phases", "services", "milestones", "segments"):
             if any(field in s for s in good):
                 entry[field] = _breakdown(good, field)
-        for field in ("down_seconds", "ready_from_up", "after_ready", "postgres_up", "lag"):
+        for field in (
+            "down_seconds",
+            "ready_from_up",
+            "after_ready",
+            "postgres_up",
+            "lag",
+            "wall",
+            "gate_lag",
+        ):
             if _values(good, field):
                 entry[field] = stats(_values(good, field))
         entry["samples"] = all_samples
@@ -139,4 +147,31 @@ def concurrency(samples: Samples, labels: Mapping[str, str]) -> dict[str, Any]:
         "ratio_3_vs_1": ratio(three, one),
         "throughput_gain": ratio(3 * one, three) if one is not None else None,
         "runs": runs,
+    }
+
+
+def health_gated(samples: Samples, labels: Mapping[str, str]) -> dict[str, Any]:
+    """Keys are `<interval>_<alternative>`; figures per interval (`interval_30s`, ...), and the
+    headline: ci-toolkit's up -> ready over the limit with the 30 s interval (ratio of medians)."""
+    summary = summarize(samples, labels)
+    variants: dict[str, Any] = {}
+    for interval in dict.fromkeys(key.split("_", 1)[0] for key in samples):
+        keys = {key.split("_", 1)[1]: key for key in samples if key.startswith(f"{interval}_")}
+        alts = {alt: summary[key] for alt, key in keys.items()}
+        by_alt = {alt: samples[key] for alt, key in keys.items()}
+        citk, limit = median_of(alts, "ci_toolkit"), median_of(alts, "limit")
+        wait, wall = median_of(alts, "compose_wait"), median_of(alts, "ci_toolkit", "wall")
+        variants[f"interval_{interval}"] = {
+            "ratio_vs_limit": ratio(citk, limit),
+            "ratio_vs_limit_paired": paired(by_alt, "ci_toolkit", "limit"),
+            "ratio_wall_vs_limit": ratio(wall, limit),  # the whole process, start-up and exit included
+            "speedup_vs_wait": ratio(wait, citk),
+            "speedup_vs_wait_wall": ratio(wait, wall),
+            "ceiling_vs_wait": ratio(wait, limit),  # what the physical limit itself would score
+            "alternatives": alts,
+        }
+    return {
+        "ratio_vs_limit": variants.get("interval_30s", {}).get("ratio_vs_limit"),
+        "speedup_vs_wait": {key: v["speedup_vs_wait"] for key, v in variants.items()},
+        "variants": variants,
     }

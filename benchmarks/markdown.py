@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from benchmarks import findings
+from benchmarks import findings, markdown_gated
+from benchmarks.tables import Row, median, median_seconds, s, s2, table, triple, x
 from benchmarks.targets import REFERENCE
-
-Row = Sequence[str]
 
 
 def render(r: Mapping[str, Any]) -> str:
@@ -29,10 +28,11 @@ def render(r: Mapping[str, Any]) -> str:
         *section_overhead(r["overhead"]),
         *section_startup(r["startup"]),
         *section_teardown(r["teardown"], r["concurrency"]),
+        *markdown_gated.section(r.get("health_gated", {})),
         "## Findings\n",
-        "\n".join(f"- {line}" for line in findings.lines(r)) + "\n",
+        "\n".join(f"- {line}" for line in [*findings.lines(r), *markdown_gated.findings(r)]) + "\n",
         "## Method\n",
-        "\n".join(f"- {line}" for line in METHOD) + "\n",
+        "\n".join(f"- {line}" for line in [*METHOD, *markdown_gated.METHOD]) + "\n",
     ]
     if r["errors"] or run["projects_left_behind"]:
         parts.append("## Errors in this run\n")
@@ -73,11 +73,11 @@ def section_readiness(rd: Mapping[str, Any]) -> list[str]:
     variants = rd.get("variants", {})
     if not variants:
         return []
-    limit = _median(variants.get("limit"))
-    citk = _median(variants.get("ci_toolkit"))
+    limit = median_seconds(variants.get("limit"))
+    citk = median_seconds(variants.get("ci_toolkit"))
     rows = []
     for key, v in variants.items():
-        med = _median(v)
+        med = median_seconds(v)
         rows.append(
             [
                 v["label"],
@@ -153,7 +153,7 @@ def section_overhead(ov: Mapping[str, Any]) -> list[str]:
     if names:
         rows = []
         for n in names:
-            a, b = _m(run.get("phases", {}).get(n)), _m(hand.get("phases", {}).get(n))
+            a, b = median(run.get("phases", {}).get(n)), median(hand.get("phases", {}).get(n))
             rows.append([n, s(a), s(b), s((a or 0) - (b or 0))])
         out += ["Phases (medians):\n", table(["phase", "integration-run", "by hand", "difference"], rows)]
     return out
@@ -235,38 +235,3 @@ METHOD = [
     f"{REFERENCE['limit']} s, `--wait` default {REFERENCE['wait_default']} s, 5 s interval "
     f"{REFERENCE['wait_5s']} s, 1 s interval {REFERENCE['wait_1s']} s, `down -v` {REFERENCE['down']} s.",
 ]
-
-
-# -- formatting ---------------------------------------------------------------------------------
-
-
-def table(header: Row, rows: Sequence[Row]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def triple(figures: Mapping[str, float] | None, digits: int = 2) -> list[str]:
-    if not figures:
-        return ["-", "-", "-"]
-    return [f"{figures[k]:.{digits}f}" for k in ("min", "median", "max")]
-
-
-def _median(v: Mapping[str, Any] | None) -> float | None:
-    return v["seconds"]["median"] if v and v.get("seconds") else None
-
-
-def _m(figures: Mapping[str, float] | None) -> float | None:
-    return figures["median"] if figures else None
-
-
-def s(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def s2(figures: Mapping[str, float] | None) -> str:
-    return s(_m(figures))
-
-
-def x(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"

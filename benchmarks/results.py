@@ -16,12 +16,13 @@ Samples = Mapping[str, list[dict[str, Any]]]
 def assemble(
     run: dict[str, Any], labels: Mapping[str, Mapping[str, str]], samples: Mapping[str, Samples]
 ) -> dict[str, Any]:
-    """`labels` and `samples` are keyed by suite (readiness, overhead, startup, concurrency), then
-    by alternative."""
+    """`labels` and `samples` are keyed by suite (readiness, overhead, startup, concurrency,
+    health_gated), then by alternative."""
     ready = figures.readiness(samples["readiness"], labels["readiness"])
     over = figures.overhead(samples["overhead"], labels["overhead"])
     start = figures.summarize(samples["startup"], labels["startup"])
     conc = figures.concurrency(samples["concurrency"], labels["concurrency"])
+    gated = figures.health_gated(samples["health_gated"], labels["health_gated"])
     results: dict[str, Any] = {
         "run": run,
         "machine": machine.describe(),
@@ -32,9 +33,11 @@ def assemble(
         "startup": start,
         "teardown": figures.teardown(ready, over),
         "concurrency": conc,
+        "health_gated": gated,
     }
     results["targets"] = targets.check_targets(results)
-    groups = (("readiness", ready["variants"]), ("overhead", over["runs"]), ("concurrency", conc["runs"]))
+    groups = [("readiness", ready["variants"]), ("overhead", over["runs"]), ("concurrency", conc["runs"])]
+    groups += [(f"health_gated {key}", v["alternatives"]) for key, v in gated["variants"].items()]
     results["errors"] = [
         f"{group} {key}: {problem}"
         for group, summary in groups

@@ -1,7 +1,8 @@
 """Run the ci-toolkit benchmarks and (re)write RESULTS.md and results.json.
 
     python benchmarks/run.py                            # full: 5 reps, about 7 minutes
-    python benchmarks/run.py --smoke --out /tmp/bench   # 1 rep, no 30 s-healthcheck variant
+    python benchmarks/run.py --smoke --out /tmp/bench   # 1 rep, no 30 s-healthcheck `up --wait`
+    python benchmarks/run.py --suites health_gated --reps 5   # one suite (results: that suite only)
 
 All alternatives are measured in the same run, interleaved rep by rep (the order rotates), so
 the ratios compare like with like on a noisy, shared machine. Every compose project is named
@@ -26,12 +27,12 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and this checkout's ci_toolkit importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import health_gated, suites
 from benchmarks import results as results_doc
-from benchmarks import suites
 from benchmarks.stack import CREATED, Context, checks, clean_up, leftovers, make_workdir
 from benchmarks.variants import VARIANTS
 
-SUITES = ("readiness", "overhead", "startup", "concurrency")
+SUITES = ("readiness", "overhead", "startup", "concurrency", "health_gated")
 OVERHEAD = {
     "integration_run": ("ci-toolkit integration-run (CLI, wall time)", suites.integration_run),
     "by_hand": ("by hand: up -d, 10 ms poll, psycopg migrations, same pytest, down -v", suites.by_hand),
@@ -45,7 +46,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--reps", type=int, default=5, help="repetitions of every measurement (default 5)")
     parser.add_argument(
-        "--smoke", action="store_true", help="1 rep, skip the Docker-default (30 s) healthcheck variant"
+        "--smoke", action="store_true", help="1 rep, skip `up --wait` with 30 s healthchecks (both suites)"
     )
     parser.add_argument(
         "--out",
@@ -76,19 +77,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = make_workdir(scratch / "example")
     ctx = Context(run_id, scratch, workdir, Engine.connect(), checks(workdir))
     variants = {k: v for k, v in VARIANTS.items() if not (args.smoke and k == "wait_default")}
+    gated = health_gated.cases(args.smoke)
     samples: dict[str, Samples] = {
         "readiness": {k: [] for k in variants},
         "overhead": {k: [] for k in OVERHEAD},
         "startup": {k: [] for k in suites.startup_commands()},
         "concurrency": {k: [] for k in CONCURRENCY},
+        "health_gated": {k: [] for k in gated},
     }
     log(f"run {run_id}: {args.reps} rep(s), suites {', '.join(args.suites)}, scratch {scratch}")
     warm_up()
     load_at_start = round(os.getloadavg()[0], 2)
     started = time.perf_counter()
+    cases = {"readiness": variants, "health_gated": gated}
     try:
         for rep in range(args.reps):
-            one_rep(args.suites, ctx, rep, f"[{rep + 1}/{args.reps}]", variants, samples)
+            one_rep(args.suites, ctx, rep, f"[{rep + 1}/{args.reps}]", cases, samples)
     finally:
         left = clean_up(ctx.project_name())
         still = {k: sorted(v) for k, v in leftovers(ctx.project_name()).items() if v}
@@ -100,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "smoke": args.smoke,
         "suites": args.suites,
         "seconds": time.perf_counter() - started,
-        "command": "python benchmarks/run.py" + (" --smoke" if args.smoke else f" --reps {args.reps}"),
+        "command": command(args),
         "load_average_at_start": load_at_start,
         "projects": [p.name for p in CREATED],
         "projects_left_behind": left,
@@ -111,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "overhead": {k: v[0] for k, v in OVERHEAD.items()},
         "startup": {k: v[0] for k, v in suites.startup_commands().items()},
         "concurrency": CONCURRENCY,
+        "health_gated": {k: v[0] for k, v in gated.items()},
     }
     results = results_doc.assemble(run, labels, samples)
     results_doc.write(results, args.out)
@@ -130,13 +135,15 @@ def one_rep(
     ctx: Context,
     rep: int,
     tag: str,
-    variants: dict[str, Any],
+    cases: dict[str, dict[str, Any]],
     samples: dict[str, Samples],
 ) -> None:
     """Every chosen suite once; within a suite the alternatives alternate, their order rotating."""
-    if "readiness" in chosen:
-        for key in rotated(list(variants), rep):
-            samples["readiness"][key].append(measure(f"{tag} readiness {key}", variants[key][1], ctx, rep))
+    for suite in ("readiness", "health_gated"):
+        if suite in chosen:
+            table = cases[suite]
+            for key in rotated(list(table), rep):
+                samples[suite][key].append(measure(f"{tag} {suite} {key}", table[key][1], ctx, rep))
     if "overhead" in chosen:
         for key in rotated(list(OVERHEAD), rep):
             samples["overhead"][key].append(measure(f"{tag} overhead {key}", OVERHEAD[key][1], ctx, rep))
@@ -166,6 +173,11 @@ def measure(
     status = "ok" if sample.get("ok", True) else f"INVALID ({sample['problem'][:200]})"
     log(f"{what}: {fmt(sample.get('seconds'))} {status}")
     return sample
+
+
+def command(args: argparse.Namespace) -> str:
+    text = "python benchmarks/run.py" + (" --smoke" if args.smoke else f" --reps {args.reps}")
+    return text + ("" if args.suites == list(SUITES) else f" --suites {','.join(args.suites)}")
 
 
 def rotated(items: list[Any], rep: int) -> list[Any]:

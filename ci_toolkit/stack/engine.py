@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ci_toolkit.errors import EngineLost, InfrastructureError
+from ci_toolkit.errors import CiToolkitError, EngineLost, InfrastructureError
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -80,6 +80,8 @@ class Engine:
         try:
             self.api.timeout = timeout
             return bool(self.api.ping())
+        except CiToolkitError:
+            raise  # a signal (Interrupted) or a deadline raised while waiting: never swallowed
         except Exception:
             return False
         finally:
@@ -146,6 +148,8 @@ class Engine:
             exec_id = self.api.exec_create(container_id, cmd, stdout=True, stderr=True)["Id"]
             output = self.api.exec_start(exec_id)
             code = self.api.exec_inspect(exec_id).get("ExitCode")
+        except CiToolkitError:
+            raise  # a signal (Interrupted) or a deadline raised while waiting: never swallowed
         except Exception as exc:  # the container is still starting, or stopped meanwhile
             return None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)

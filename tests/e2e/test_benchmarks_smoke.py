@@ -24,6 +24,8 @@ RATIOS_AND_TIMES = (
     "readiness.speedup_vs_wait_1s",
     "readiness.speedup_vs_wait_5s",
     "help_seconds",
+    "health_gated.ratio_vs_limit",
+    "health_gated.speedup_vs_wait.interval_5s",
 )
 
 
@@ -61,6 +63,10 @@ def test_smoke_writes_the_figures_and_leaves_nothing_behind(engine_available: No
     assert results["run"]["smoke"] is True and results["run"]["reps"] == 1
     assert "wait_default" not in results["readiness"]["variants"], "--smoke skips the 30 s healthchecks"
     assert all(v["valid"] == v["reps"] == 1 for v in results["readiness"]["variants"].values())
+    gated = results["health_gated"]["variants"]
+    assert "compose_wait" not in gated["interval_30s"]["alternatives"], "--smoke skips the 30 s `up --wait`"
+    assert set(gated["interval_5s"]["alternatives"]) == {"ci_toolkit", "limit", "compose_wait"}
+    assert all(a["valid"] == a["reps"] == 1 for v in gated.values() for a in v["alternatives"].values())
     assert (tmp_path / "RESULTS.md").read_text().startswith("# ci-toolkit benchmarks")
 
     prefix = f"bench-{results['run']['id']}-"
