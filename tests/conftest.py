@@ -284,3 +284,19 @@ def engine_available() -> Iterator[None]:
             f"(docker info: {probe.stderr.strip()[:200]})"
         )
     yield
+
+
+_REDACTOR_STATE = ("_values", "_forms", "_fragment_forms")
+
+
+@pytest.fixture(autouse=True)
+def restore_redactor() -> Iterator[None]:
+    """Tests that resolve secrets in this process teach the global redaction filter their values;
+    afterwards it is put back as it was, so later tests' output is not masked by them."""
+    from ci_toolkit.redact import REDACTOR
+
+    saved = {name: set(getattr(REDACTOR, name)) for name in _REDACTOR_STATE}
+    yield
+    for name, values in saved.items():
+        setattr(REDACTOR, name, values)
+    REDACTOR._matcher = None  # rebuilt from the restored values on next use

@@ -46,10 +46,11 @@ def stop_engine() -> None:
 
 
 def start_engine() -> None:
-    subprocess.run(
-        ["bash", str(DOCKER_UP)], check=True, capture_output=True, env={**os.environ, "SANDBOX_IMAGES": ""}
-    )
-    assert _engine_answers()
+    # dockerd lives in /usr/sbin, which a minimal CI PATH may leave out.
+    path = f"{os.environ.get('PATH', '')}:/usr/local/sbin:/usr/sbin:/sbin"
+    env = {**os.environ, "SANDBOX_IMAGES": "", "PATH": path}
+    done = subprocess.run(["bash", str(DOCKER_UP)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and _engine_answers(), done.stdout + done.stderr
 
 
 @pytest.fixture
