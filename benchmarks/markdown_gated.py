@@ -139,9 +139,9 @@ def findings(r: Mapping[str, Any]) -> list[str]:
             f"Postgres' start, per rep of ci-toolkit: {', '.join(per_rep)} s after the last container",
             "was created (the limit, which starts the gate first and alone:",
             f"{s2(limit['segments'].get(to_start))} s): ci-toolkit starts a level's containers one after",
-            "another in the engine's listing order,",
-            "about a quarter of a second each here, so in some reps the gate waited for one or two other",
-            "starts. Starting the services that gate others first (then the rest) removes that.",
+            "another in the engine's listing order, about a quarter of a second each here, so a rep above",
+            "the limit's figure is the gate waiting for the starts listed before it. Starting the",
+            "services that gate others first (then the rest) removes that.",
         ]
         out.append(" ".join(text))
     waits = []
