@@ -158,6 +158,18 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**base, "CI": "true", **ISOLATED, **(extra or {})}
 
 
+def use_in_process(server: MotoServer, monkeypatch: Any) -> dict[str, str]:
+    """This process's environment as a CLI run would see it, for in-process resolution against
+    `server`: the shell's AWS/GitHub variables removed, the server's set (undone by `monkeypatch`)."""
+    env = clean_env(server.env())
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "GITHUB_", "ACTIONS_")):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
 def run_toolkit(
     args: Sequence[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 600
 ) -> CliResult:

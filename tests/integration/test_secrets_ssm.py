@@ -5,7 +5,6 @@ throttling, and what `ci-toolkit secrets check` shows (names and sources, never 
 from __future__ import annotations
 
 import json
-import os
 import secrets as random
 import threading
 import urllib.request
@@ -17,7 +16,7 @@ import pytest
 
 from ci_toolkit.config.secret_params import SecretParam, SecretPath, SecretsConfig
 from ci_toolkit.secret_store import aws, resolve
-from tests.aws_fixtures import ACCOUNT, MotoServer, clean_env, moto_server, run_toolkit
+from tests.aws_fixtures import ACCOUNT, MotoServer, moto_server, run_toolkit, use_in_process
 
 pytestmark = pytest.mark.integration
 
@@ -38,13 +37,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
 @pytest.fixture
 def aws_env(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """This process's environment as a CLI run would see it (for in-process resolution)."""
-    env = clean_env(moto.env())
-    for name in list(os.environ):
-        if name.startswith(("AWS_", "GITHUB_", "ACTIONS_")):
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
+    return use_in_process(moto, monkeypatch)
 
 
 def write_config(tmp_path: Path, body: str) -> Path:

@@ -5,7 +5,6 @@ endpoint (moto's server, see tests/aws_fixtures.py)."""
 
 from __future__ import annotations
 
-import os
 import secrets as random
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from ci_toolkit import secret_store
 from ci_toolkit.config.secret_params import SecretParam, SecretPath, SecretsConfig
 from ci_toolkit.errors import ConfigError, EnvironmentInvalid, ExitCode
-from tests.aws_fixtures import MotoServer, clean_env, moto_server, run_toolkit
+from tests.aws_fixtures import MotoServer, moto_server, run_toolkit, use_in_process
 
 pytestmark = pytest.mark.integration
 
@@ -35,13 +34,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
 
 @pytest.fixture
 def aws_env(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = clean_env(moto.env())
-    for name in list(os.environ):
-        if name.startswith(("AWS_", "GITHUB_", "ACTIONS_")):
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
+    return use_in_process(moto, monkeypatch)
 
 
 def test_path_leaves_that_control_processes_or_replace_an_export_are_refused(aws_env: dict[str, str]) -> None:
