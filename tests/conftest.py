@@ -300,3 +300,13 @@ def restore_redactor() -> Iterator[None]:
     for name, values in saved.items():
         setattr(REDACTOR, name, values)
     REDACTOR._matcher = None  # rebuilt from the restored values on next use
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Leases and snapshots (`--reuse`, `--snapshot`) go to a directory of the test's own, never
+    the developer's ~/.local/state; CLI subprocesses inherit it through the environment."""
+    path = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("CI_TOOLKIT_STATE_DIR", str(path))
+    return path
+

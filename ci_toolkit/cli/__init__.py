@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import typer
 
-from ci_toolkit.cli import checks, run, stack
+from ci_toolkit.cli import checks, run, snapshot, stack
 from ci_toolkit.cli.boundary import with_error_boundary
 
 app = typer.Typer(
@@ -56,6 +56,14 @@ _command(stack_app, "ps", stack.stack_ps)
 _command(stack_app, "logs", stack.stack_logs)
 _command(stack_app, "down", stack.stack_down)
 _command(stack_app, "prune", stack.stack_prune)
+_command(stack_app, "leases", stack.stack_leases)
+
+snapshot_app = _group("snapshot", "Snapshots of the migrated stack for cold runs (actions/cache).")
+_command(snapshot_app, "key", snapshot.snapshot_key)
+_command(snapshot_app, "save", snapshot.snapshot_save)
+_command(snapshot_app, "load", snapshot.snapshot_load)
+_command(snapshot_app, "prune", snapshot.snapshot_prune)
+_command(snapshot_app, "list", snapshot.snapshot_list)
 
 secrets_app = _group("secrets", "Check the [secrets] a run needs (names and sources, never values).")
 _command(secrets_app, "check", checks.secrets_check)

@@ -59,6 +59,22 @@ def integration_run(
     matrix_entry: MatrixEntryOpt = None,
     workers: WorkersOpt = None,
     test_timeout: TestTimeoutOpt = None,
+    reuse: Annotated[
+        bool | None,
+        typer.Option(
+            "--reuse/--no-reuse",
+            help="Keep the stack as a lease and reuse it next time: no up, no migrations, state reset "
+            "to just migrated (default: the config's `reuse`).",
+        ),
+    ] = None,
+    snapshot: Annotated[
+        bool | None,
+        typer.Option(
+            "--snapshot/--no-snapshot",
+            help="Start from a snapshot of the migrated stack when one matches; save one after "
+            "migrating (default: the config's `snapshot`).",
+        ),
+    ] = None,
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> int:
@@ -74,6 +90,8 @@ def integration_run(
         secrets_from_env=secrets_from_env,
         secrets_file=secrets_file,
         choice=selection_choice(suite, matrix_entry, workers, test_timeout),
+        reuse=reuse,
+        snapshot=snapshot,
     )
 
 

@@ -66,12 +66,28 @@ def stack_logs(
 
 
 def stack_down(
-    config: ConfigOpt = None, artifacts_dir: ArtifactsOpt = None, project: ProjectOpt = None
+    config: ConfigOpt = None,
+    artifacts_dir: ArtifactsOpt = None,
+    project: ProjectOpt = None,
+    lease: Annotated[
+        bool, typer.Option("--lease", help="Remove this config's lease (the stack kept by --reuse).")
+    ] = False,
 ) -> int:
-    """Remove the recorded stack: containers, networks and volumes."""
+    """Remove the recorded stack (or, with --lease, the lease): containers, networks and volumes."""
+    if lease:
+        from ci_toolkit.commands.leases import lease_down
+
+        return lease_down(common_options(config, artifacts_dir, project))
     from ci_toolkit.commands.stack import stack_down as command
 
     return command(common_options(config, artifacts_dir, project))
+
+
+def stack_leases(json_mode: JsonOpt = False) -> int:
+    """List the stacks kept between runs by --reuse: who holds each, how long idle, whose config."""
+    from ci_toolkit.commands.leases import stack_leases as command
+
+    return command(json_mode=json_mode)
 
 
 def stack_prune(

@@ -28,6 +28,8 @@ def integration_run(
     secrets_from_env: bool = False,
     secrets_file: Path | None = None,
     choice: selection.Choice | None = None,
+    reuse: bool | None = None,
+    snapshot: bool | None = None,
 ) -> int:
     if diagnostics not in ("on-failure", "always"):
         raise UsageError(f"--diagnostics takes on-failure or always, not {diagnostics!r}")
@@ -48,6 +50,8 @@ def integration_run(
                 diagnostics=diagnostics,
                 secrets_from_env=secrets_from_env,
                 secrets_file=secrets_file.resolve() if secrets_file else None,
+                reuse=reuse,
+                snapshot=snapshot,
             )
         except (CiToolkitError, KeyboardInterrupt) as exc:
             result = early_failure(opts.artifacts_dir, opts.project, classify(exc))

@@ -24,6 +24,7 @@ from ci_toolkit.config.model import (
     DEFAULT_PORTS,
     DEFAULT_PROJECT_PREFIX,
     KIND_KEYS,
+    REUSE_MODES,
     SERVICE_KINDS,
     Config,
     MigrationsConfig,
@@ -150,6 +151,9 @@ def parse(data: Mapping[str, Any], source: Path) -> Config:
     matrix = matrix_mod.parse(top.table("matrix"), suites)
     soak = soak_config.parse(top.table("soak"), suites)
 
+    reuse = top.choice("reuse", REUSE_MODES, "never") or "never"
+    snapshot = bool(top.get("snapshot", bool, False))
+
     top.finish()
     if problems:
         raise ConfigError(
@@ -174,6 +178,8 @@ def parse(data: Mapping[str, Any], source: Path) -> Config:
         suites=suites,
         matrix=matrix,
         soak=soak,
+        reuse=reuse,
+        snapshot=snapshot,
     )
 
 
@@ -186,7 +192,7 @@ def _services(table: Table) -> tuple[ServiceCheck, ...]:
             if "kind" not in svc.data:
                 table.problems.add(svc.key("kind"), f"missing; expected one of {', '.join(SERVICE_KINDS)}")
             svc.read.update(k for keys in KIND_KEYS.values() for k in keys)
-            svc.read.update(("port", "timeout"))
+            svc.read.update(("port", "timeout", "reset"))
             continue
         port = svc.port("port", DEFAULT_PORTS.get(kind))
         if port is None:
@@ -208,8 +214,13 @@ def _services(table: Table) -> tuple[ServiceCheck, ...]:
             owner = next(k for k, keys in KIND_KEYS.items() if key in keys)
             table.problems.add(svc.key(key), f"only applies to kind = {owner!r}, not {kind!r}")
             svc.read.add(key)
+        reset = svc.str_list("reset")
+        if "reset" in svc.data and not reset:
+            table.problems.add(svc.key("reset"), 'an empty command; e.g. reset = ["redis-cli", "FLUSHALL"]')
         services.append(
-            ServiceCheck(name=name, kind=kind, port=port, timeout=svc.positive("timeout", 60.0), **values)
+            ServiceCheck(
+                name=name, kind=kind, port=port, timeout=svc.positive("timeout", 60.0), reset=reset, **values
+            )
         )
         svc.finish()
     return tuple(services)

@@ -20,6 +20,8 @@ from ci_toolkit.config.secret_params import SecretsConfig
 DEFAULT_ARTIFACTS_DIR = "ci-artifacts"
 DEFAULT_PROJECT_PREFIX = "citk"
 SERVICE_KINDS = ("postgres", "redis", "nats", "http", "tcp")
+# `reuse`: keep the stack as a lease between runs. "local": at a terminal, not when CI=true.
+REUSE_MODES = ("never", "local", "always")
 DEFAULT_PORTS = {"postgres": 5432, "redis": 6379, "nats": 4222}
 # Keys that only make sense for one kind of readiness check.
 KIND_KEYS = {
@@ -46,10 +48,13 @@ class ServiceCheck:
     monitor_port: int | None = None
     path: str = "/"
     expect_status: int = 200
+    reset: tuple[str, ...] = ()  # argv run with `docker compose exec` to reset a reused stack
 
     def to_dict(self) -> dict[str, Any]:
         keep = ("name", "kind", "port", "timeout", *KIND_KEYS[self.kind])
         data = {k: v for k, v in asdict(self).items() if k in keep}
+        if self.reset:
+            data["reset"] = list(self.reset)
         if data.get("password"):
             data["password"] = "***"
         return data
@@ -100,6 +105,8 @@ class Config:
     suites: Mapping[str, suites_mod.Suite] = field(default_factory=dict)
     matrix: matrix_mod.Matrix | None = None
     soak: soak_config.SoakConfig = field(default_factory=soak_config.SoakConfig)
+    reuse: str = "never"  # one of REUSE_MODES
+    snapshot: bool = False  # start cold runs from a snapshot of the migrated stack
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def service(self, name: str) -> ServiceCheck | None:
@@ -130,4 +137,6 @@ class Config:
             "suites": {name: suite.to_dict() for name, suite in self.suites.items()},
             "matrix": None if self.matrix is None else self.matrix.to_json(),
             "soak": self.soak.to_dict(),
+            "reuse": self.reuse,
+            "snapshot": self.snapshot,
         }

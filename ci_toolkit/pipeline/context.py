@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import secrets
 import string
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ci_toolkit.config import Config
@@ -18,6 +19,8 @@ from ci_toolkit.config.loader import PROJECT_NAME_RULE, valid_project_name
 from ci_toolkit.config.model import DEFAULT_ARTIFACTS_DIR
 from ci_toolkit.errors import ConfigError, UsageError
 from ci_toolkit.output.console import Reporter
+from ci_toolkit.reuse import lease
+from ci_toolkit.reuse.lease import Lease
 from ci_toolkit.signals import SignalGuard
 from ci_toolkit.stack import prune
 
@@ -37,6 +40,9 @@ class RunOptions:
     suite: str | None = None  # the suite's -m and args are already in pytest_args (selection.apply)
     workers: str | None = None  # pytest-xdist -n: a number, auto or logical
     test_timeout: float | None = None  # pytest-timeout, per test
+    # Fast re-runs, integration-run only (None there: as the config says; tier 3 and soak: never).
+    reuse: bool | None = False  # keep the stack as a lease and reuse it
+    snapshot: bool | None = False  # start from / save a snapshot of the migrated stack
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,11 @@ class RunContext:
     run_id: str
     project: str
     run_dir: Path
+    lease: Lease | None = None  # held from planning until the run ends (`release_lease`)
+
+    def release_lease(self) -> None:
+        if self.lease is not None:
+            self.lease.release()
 
 
 def plan(
@@ -68,14 +79,46 @@ def plan(
             f"--project {options.project!r} is not a valid compose project name: use {PROJECT_NAME_RULE}",
             hint="e.g. --project my-app-ci; leave --project out for a generated name",
         )
-    project = options.project or make_project_name(config, run_id)
+    options = replace(
+        options,
+        reuse=reuse_wanted(config, options.reuse),
+        snapshot=config.snapshot if options.snapshot is None else options.snapshot,
+    )
+    held = _take_lease(config, options, reporter) if options.reuse else None
+    project = held.name if held else options.project or make_project_name(config, run_id)
     if not valid_project_name(project):  # a Config made without the loader's check
         raise ConfigError(
             f"project_prefix {config.project_prefix!r} makes the invalid compose project name {project!r}: "
             f"use {PROJECT_NAME_RULE}"
         )
     run_dir = (artifacts_root(options.artifacts_dir, config) / project).resolve()
-    return RunContext(config, options, reporter, guard or SignalGuard(), run_id, project, run_dir)
+    return RunContext(config, options, reporter, guard or SignalGuard(), run_id, project, run_dir, held)
+
+
+def reuse_wanted(config: Config, asked: bool | None) -> bool:
+    """--reuse / --no-reuse, else the config: "always", or "local" (at a terminal, never with CI=true)."""
+    if asked is not None:
+        return asked
+    if config.reuse == "always":
+        return True
+    local = os.environ.get("CI", "").lower() not in ("true", "1") and sys.stdout.isatty()
+    return config.reuse == "local" and local
+
+
+def _take_lease(config: Config, options: RunOptions, reporter: Reporter) -> Lease | None:
+    if options.project:
+        raise UsageError(
+            "--reuse and --project exclude each other: a lease has its own project name",
+            hint="leave --project out (see `ci-toolkit stack leases`), or pass --no-reuse",
+        )
+    name = lease.name_for(config)
+    held = lease.acquire(name)
+    if held is None:
+        who = lease.holder(name)
+        reporter.warn(
+            f"lease {name} is in use by another run (pid {who}); this run uses a fresh stack of its own"
+        )
+    return held
 
 
 def artifacts_root(override: Path | None, config: Config | None = None) -> Path:

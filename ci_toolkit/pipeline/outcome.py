@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from ci_toolkit.error_handler import classify
 from ci_toolkit.errors import ExitCode
+from ci_toolkit.pipeline import leasing, snapshots
 from ci_toolkit.pipeline.context import RunContext
 from ci_toolkit.pipeline.pytest_run import PytestKilled
 from ci_toolkit.pipeline.state import RunState
@@ -56,6 +57,8 @@ def build_result(
         coverage,
         str(ctx.run_dir),
         REDACTOR(message),
+        reuse=leasing.result_info(ctx, state),
+        snapshot=snapshots.result_info(ctx, state),
     )
 
 

@@ -1,6 +1,6 @@
 """Tier 2 as one visible sequence of steps, and the pieces tier 3 and soak reuse.
 
-    validate -> secrets -> up -> ready -> migrate -> test      (stops at the first failure)
+    validate -> secrets -> up -> ready -> migrate -> snapshot -> reset -> test   (stops at the first failure)
     collect -> down (or keep)                                  (always: `Sequence.teardown`)
 
 `execute` is the whole run; `start`, `attach` and `Sequence.step` give the tier-3 commands
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from ci_toolkit.errors import ArtifactsUnwritable, ExitCode, Interrupted
-from ci_toolkit.pipeline import artifacts, diagnostics, endpoints, outcome, saved_stack, steps
+from ci_toolkit.pipeline import artifacts, diagnostics, endpoints, leasing, outcome, saved_stack, steps
 from ci_toolkit.pipeline.context import RunContext
 from ci_toolkit.pipeline.state import Product, RunState
 from ci_toolkit.pipeline.timeline import Timeline
@@ -32,9 +32,11 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("up", steps.up),
     ("ready", steps.ready),
     ("migrate", steps.migrate),
+    ("snapshot", steps.snapshot),
+    ("reset", steps.reset),
     ("test", steps.test),
 )
-SETUP = tuple(name for name, _ in STEPS if name != "test")  # what a reused stack does once
+SETUP = tuple(name for name, _ in STEPS if name != "test")  # what a soak's reused stack does once
 _BY_NAME = dict(STEPS)
 
 
@@ -80,9 +82,13 @@ class Sequence:
             if isinstance(error, ArtifactsUnwritable):  # the evidence is lost: the run cannot pass
                 failure = failure or error
         if self.state.stack is not None:
-            if keep and failure is None:
+            if ctx.lease is not None and self.state.lease_ready:  # kept whatever the tests did
+                leasing.keep(ctx)
+            elif keep and failure is None:
                 keep_stack(ctx, self.state)
             else:
+                if ctx.lease is not None:  # it failed before its baseline: never reused
+                    ctx.lease.forget()
                 error = self._safely("down", lambda: steps.down(ctx, self.state))
                 if error is not None and failure is not None:
                     self.left_behind = error  # the result must still say the stack is there
@@ -141,13 +147,16 @@ def execute(ctx: RunContext) -> RunResult:
     seq = Sequence(ctx)
     failure: BaseException | None = None
     try:
-        seq.run(name for name, _ in STEPS)
-        ctx.guard.raise_if_received()  # a signal after the last step still counts
-    except (Exception, KeyboardInterrupt) as exc:
-        failure = exc
+        try:
+            seq.run(name for name, _ in STEPS)
+            ctx.guard.raise_if_received()  # a signal after the last step still counts
+        except (Exception, KeyboardInterrupt) as exc:
+            failure = exc
+        finally:
+            failure = seq.teardown(failure, keep=ctx.options.keep)
+        return seq.conclude(failure)
     finally:
-        failure = seq.teardown(failure, keep=ctx.options.keep)
-    return seq.conclude(failure)
+        ctx.release_lease()
 
 
 def start(ctx: RunContext, *, wait: bool) -> Sequence:

@@ -14,6 +14,7 @@ from ci_toolkit.results.model import ServiceResult
 
 if TYPE_CHECKING:
     from ci_toolkit.pipeline.pytest_run import TestRun
+    from ci_toolkit.reuse.identity import Identity
     from ci_toolkit.stack.compose import Stack
     from ci_toolkit.stack.engine import ContainerState, Engine, EventRecorder
 
@@ -29,6 +30,14 @@ class RunState:
     up_started: float | None = None  # monotonic time `up` began: readiness is measured from it
     services: dict[str, ServiceResult] = field(default_factory=dict)
     test_run: TestRun | None = None
+    # Fast re-runs (--reuse, --snapshot): what the stack is, and what this run did with it.
+    identity: Identity | None = None
+    warm: bool = False  # the lease's stack is reused as it is: no up, no migrations
+    lease_changes: tuple[str, ...] = ()  # why a lease was replaced by a fresh stack
+    snapshot_used: str | None = None  # the snapshot the data was loaded from
+    snapshot_saved: str | None = None
+    migrations_applied: tuple[str, ...] = ()
+    lease_ready: bool = False  # the lease has its "just migrated" baseline: keep it after the run
 
     def absorb(self, product: Product) -> RunState:
         own = {f.name for f in fields(self)}
@@ -51,6 +60,7 @@ class Validated(Product):
     env: dict[str, str] = field(default_factory=dict)
     model: dict[str, Any] | None = None
     engine: Engine | None = None
+    identity: Identity | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,30 @@ class Started(Product):
     stack: Stack | None = None
     events: EventRecorder | None = None
     up_started: float | None = None
+
+
+@dataclass(frozen=True)
+class Upped(Product):
+    """The stack is there: reused as it was (`warm`), loaded from a snapshot, or started fresh."""
+
+    warm: bool = False
+    lease_changes: tuple[str, ...] = ()
+    snapshot_used: str | None = None
+
+
+@dataclass(frozen=True)
+class Migrated(Product):
+    migrations_applied: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SnapshotSaved(Product):
+    snapshot_saved: str | None = None
+
+
+@dataclass(frozen=True)
+class ResetDone(Product):
+    lease_ready: bool = False
 
 
 @dataclass(frozen=True)

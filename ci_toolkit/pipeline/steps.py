@@ -13,11 +13,24 @@ import threading
 import time
 
 from ci_toolkit.errors import CiToolkitError, CommandError, EngineLost, InfrastructureError
-from ci_toolkit.pipeline import artifacts, checks, endpoints, migrations, pytest_run
+from ci_toolkit.pipeline import artifacts, checks, endpoints, leasing, migrations, pytest_run, snapshots
 from ci_toolkit.pipeline.context import RunContext, process_env
-from ci_toolkit.pipeline.state import Product, Reached, RunState, SecretsFetched, Started, Tested, Validated
+from ci_toolkit.pipeline.state import (
+    Migrated,
+    Product,
+    Reached,
+    ResetDone,
+    RunState,
+    SecretsFetched,
+    SnapshotSaved,
+    Started,
+    Tested,
+    Upped,
+    Validated,
+)
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.results.model import ServiceResult
+from ci_toolkit.reuse import lease
 from ci_toolkit.stack import compose, dependencies, health, ownership, prune
 from ci_toolkit.stack.engine import Engine, EventRecorder, remove_leftovers, wait_until_reachable
 
@@ -53,7 +66,8 @@ def validate(ctx: RunContext, state: RunState) -> Validated:
     ownership.refuse_foreign(engine, ctx.project)
     sweep(ctx, engine)
     detail = f"{len(ctx.config.services)} service checks, compose {ctx.config.compose_files[0].name}"
-    return Validated(detail, env=env, model=model, engine=engine)
+    identity = leasing.identity_for(ctx, env, model, engine) if model is not None else None
+    return Validated(detail, env=env, model=model, engine=engine, identity=identity)
 
 
 def _preload(ctx: RunContext) -> None:
@@ -77,9 +91,12 @@ def _connect_into(box: list[Engine | CiToolkitError]) -> None:
 
 def sweep(ctx: RunContext, engine: Engine) -> None:
     """Remove stacks left by runs that died (SIGKILL, OOM, a crashed runner) before starting ours."""
-    for decision in prune.prune(engine, ctx.options.prune_ttl_hours, exclude=ctx.project):
+    leases = lease.activity()
+    for decision in prune.prune(engine, ctx.options.prune_ttl_hours, exclude=ctx.project, leases=leases):
         if decision.stale:
             ctx.reporter.warn(f"removed stale stack {decision.stack.project}: {decision.reason}")
+            if decision.stack.project in leases:
+                lease.drop(decision.stack.project)
 
 
 def fetch_secrets(ctx: RunContext, state: RunState) -> SecretsFetched:
@@ -99,7 +116,8 @@ def stack_for(ctx: RunContext, state: RunState) -> Started:
     """The compose project `up` is about to create. Made before `up` so that teardown has it
     even when `up` fails half way (some containers created, the rest not)."""
     assert state.model is not None and state.engine is not None
-    labels = compose.owner_labels(ctx.run_id, keep=ctx.options.keep)
+    # A lease outlives the run that made it, like a kept stack: prune judges it by idle time.
+    labels = compose.owner_labels(ctx.run_id, keep=ctx.options.keep or ctx.lease is not None)
     override = compose.write_owner_override(ctx.run_dir / "compose.owner.json", state.model, labels)
     stack = compose.Stack(
         ctx.project,
@@ -112,11 +130,26 @@ def stack_for(ctx: RunContext, state: RunState) -> Started:
     return Started(stack=stack, events=events, up_started=time.monotonic())
 
 
-def up(ctx: RunContext, state: RunState) -> Product:
+def up(ctx: RunContext, state: RunState) -> Upped:
+    """Reuse the lease's stack as it is (--reuse), or start one: from a snapshot's data (--snapshot)
+    or from nothing."""
+    assert state.stack is not None and state.model is not None and state.engine is not None
+    replaced = leasing.reuse_or_replace(ctx, state) if ctx.lease is not None else Upped()
+    if replaced.warm:
+        return replaced
+    manifest = snapshots.usable(ctx, state) if ctx.options.snapshot else None
+    if manifest is not None:
+        snapshots.load(ctx, state, manifest)
+    used = manifest.key if manifest is not None else None
+    detail = _start(ctx, state) + (f", data from snapshot {used}" if used else "")
+    return Upped(detail, lease_changes=replaced.lease_changes, snapshot_used=used)
+
+
+def _start(ctx: RunContext, state: RunState) -> str:
     assert state.stack is not None and state.model is not None and state.engine is not None
     if not dependencies.health_gated(state.model):
         compose.up(state.stack, timeout=ctx.config.timeouts.up, model=state.model)
-        return Product(f"project {ctx.project}")
+        return f"project {ctx.project}"
     # `compose up` would wait a healthcheck interval per gated dependency: start in order ourselves.
     dependencies.up_in_order(
         state.stack,
@@ -126,11 +159,15 @@ def up(ctx: RunContext, state: RunState) -> Product:
         timeout=ctx.config.timeouts.up,
         on_gate=lambda name, condition, s: ctx.reporter.info(f"    {name}: {condition} after {s:.2f}s"),
     )
-    return Product(f"project {ctx.project}, started in dependency order")
+    return f"project {ctx.project}, started in dependency order"
 
 
 def ready(ctx: RunContext, state: RunState) -> Reached:
     assert state.engine is not None and state.up_started is not None
+    if state.warm:  # a reused stack gets one probe round, no waiting
+        reached = discover(ctx, state)
+        leasing.probe_once(ctx, reached.services)
+        return Reached("one probe round (reused stack)", services=reached.services, env=reached.env)
     checks_by_name = {c.name: c for c in ctx.config.services}
     ctx.reporter.services_waiting(sorted(checks_by_name))
     try:
@@ -170,10 +207,12 @@ def discover(
     return Reached(services=services, env={**state.env, **exports})
 
 
-def migrate(ctx: RunContext, state: RunState) -> Product:
+def migrate(ctx: RunContext, state: RunState) -> Migrated:
     mig = ctx.config.migrations
     if mig is None:
-        return Product("skipped: no [migrations] in config")
+        return Migrated("skipped: no [migrations] in config")
+    if state.warm:
+        return Migrated("skipped: the reused stack is migrated (identity unchanged)")
     env = {**state.env, **(state.secrets if ctx.config.secrets.migrations else {})}
     dsn = endpoints.render_dsn(mig.dsn, ctx.config, state.services, env)
     result = migrations.apply(
@@ -183,7 +222,18 @@ def migrate(ctx: RunContext, state: RunState) -> Product:
         timeout=ctx.config.timeouts.migrate,
         on_applied=lambda name, s: ctx.reporter.info(f"    applied {name} in {s:.2f}s"),
     )
-    return Product(f"{len(result.applied)} applied, {len(result.skipped)} already applied")
+    detail = f"{len(result.applied)} applied, {len(result.skipped)} already applied"
+    return Migrated(detail, migrations_applied=result.applied)
+
+
+def snapshot(ctx: RunContext, state: RunState) -> SnapshotSaved:
+    """--snapshot: save the migrated data when this run did not start from an up-to-date snapshot."""
+    return snapshots.save(ctx, state)
+
+
+def reset(ctx: RunContext, state: RunState) -> ResetDone:
+    """--reuse: a reused stack back to "just migrated"; a fresh one's baseline taken for next time."""
+    return leasing.reset_or_baseline(ctx, state)
 
 
 def test(ctx: RunContext, state: RunState) -> Tested:

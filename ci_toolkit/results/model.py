@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -74,8 +75,11 @@ class RunResult:
     coverage_percent: float | None = None
     artifacts_dir: str | None = None
     message: str = ""
+    reuse: Mapping[str, Any] | None = None  # the lease this run used, if it asked for one
+    snapshot: Mapping[str, Any] | None = None  # the snapshot it started from or saved, if asked
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {k: dict(v) for k, v in (("reuse", self.reuse), ("snapshot", self.snapshot)) if v is not None}
         return {
             "status": self.status,
             "exit_code": self.exit_code,
@@ -87,4 +91,5 @@ class RunResult:
             "coverage_percent": None if self.coverage_percent is None else round(self.coverage_percent, 2),
             "artifacts_dir": self.artifacts_dir,
             "message": self.message,
+            **extra,
         }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -85,7 +86,23 @@ def owned_stacks(engine: Engine) -> list[OwnedStack]:
     return sorted(stacks.values(), key=lambda s: s.started_at)
 
 
-def decide(stack: OwnedStack, ttl_hours: float, now: float | None = None) -> PruneDecision:
+# A lease (`--reuse`) as the caller knows it: when it was last used, and whether a run holds it now.
+LeaseActivity = tuple[float, bool]
+
+
+def decide(
+    stack: OwnedStack, ttl_hours: float, now: float | None = None, lease: LeaseActivity | None = None
+) -> PruneDecision:
+    if lease is not None:  # kept between runs on purpose: judged by how long it has been idle
+        last_used, held = lease
+        idle_hours = ((now or time.time()) - (last_used or stack.started_at)) / 3600
+        if held:
+            return PruneDecision(stack, False, "a lease held by a running integration-run")
+        if idle_hours > ttl_hours:
+            return PruneDecision(stack, True, f"a lease idle for {idle_hours:.1f}h (TTL {ttl_hours:g}h)")
+        return PruneDecision(
+            stack, False, f"a lease, idle {idle_hours:.1f}h; removed once idle past {ttl_hours:g}h"
+        )
     age_hours = ((now or time.time()) - stack.started_at) / 3600
     elsewhere = _elsewhere(stack)
     if not stack.keep:
@@ -152,9 +169,20 @@ def owner_alive(pid: int, start_ticks: int = 0) -> bool:
 
 
 def prune(
-    engine: Engine, ttl_hours: float = DEFAULT_TTL_HOURS, *, dry_run: bool = False, exclude: str | None = None
+    engine: Engine,
+    ttl_hours: float = DEFAULT_TTL_HOURS,
+    *,
+    dry_run: bool = False,
+    exclude: str | None = None,
+    leases: Mapping[str, LeaseActivity] | None = None,
 ) -> list[PruneDecision]:
-    decisions = [decide(s, ttl_hours) for s in owned_stacks(engine) if s.project != exclude]
+    """`leases`: project -> activity for the stacks that are leases (`reuse.lease.activity()`)."""
+    leases = leases or {}
+    decisions = [
+        decide(s, ttl_hours, lease=leases.get(s.project))
+        for s in owned_stacks(engine)
+        if s.project != exclude
+    ]
     if not dry_run:
         for i, decision in enumerate(decisions):
             if decision.stale:

@@ -1,0 +1,97 @@
+"""`snapshot key|save|load|prune|list`: snapshots of the migrated stack, for cold CI runs.
+
+`key` prints the stack's identity (an actions/cache key); `save DIR` / `load DIR` move the
+snapshot for that identity as one checksummed archive, so actions/cache can carry it between
+runs; `prune --keep N` bounds the local store, least recently used first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ci_toolkit.commands.common import CommonOptions, emit_json, plan_run
+from ci_toolkit.errors import UsageError
+from ci_toolkit.pipeline import sequence
+from ci_toolkit.reuse import snapshot
+from ci_toolkit.reuse.identity import Identity
+
+
+def identity(opts: CommonOptions) -> Identity:
+    """The identity a run of this config would have now (validates config, env and compose)."""
+    ctx = plan_run(opts, snapshot=True)
+    seq = sequence.Sequence(ctx)
+    with ctx.guard.installed():
+        seq.step("validate")
+    assert seq.state.identity is not None
+    return seq.state.identity
+
+
+def snapshot_key(opts: CommonOptions, *, restore_prefix: bool) -> int:
+    ident = identity(opts)
+    key = ident.key
+    prefix = key.removesuffix(ident.migrations_key)
+    if opts.json_mode:
+        emit_json({"key": key, "restore_prefix": prefix, "identity": _public(ident)})
+    else:
+        opts.reporter().line(prefix if restore_prefix else key, always=True)
+    return 0
+
+
+def snapshot_save(opts: CommonOptions, directory: Path) -> int:
+    ident = identity(opts)
+    reporter = opts.reporter()
+    if snapshot.find(ident.base_key, warn=reporter.warn) is None:
+        reporter.line(
+            f"no snapshot for {ident.key} on this machine "
+            "(run `integration-run --snapshot` first); nothing saved",
+            always=True,
+        )
+        return 0
+    path = snapshot.export(ident.base_key, directory)
+    reporter.line(f"snapshot {ident.key} saved to {path}", always=True)
+    return 0
+
+
+def snapshot_load(opts: CommonOptions, directory: Path) -> int:
+    reporter = opts.reporter()
+    if not directory.is_dir() or not any(directory.iterdir()):
+        reporter.line(f"no snapshot in {directory} (a cache miss): the next run starts fresh", always=True)
+        return 0
+    manifest = snapshot.import_(directory, warn=reporter.warn)
+    if manifest is None:
+        return 0  # corrupt or mismatched: warned, skipped, never used
+    reporter.line(f"snapshot {manifest.key} loaded from {directory}", always=True)
+    return 0
+
+
+def snapshot_prune(opts: CommonOptions, *, keep: int) -> int:
+    if keep < 0:
+        raise UsageError(f"--keep takes a count >= 0, not {keep}")
+    removed = snapshot.prune(keep)
+    reporter = opts.reporter()
+    for key in removed:
+        reporter.line(f"removed snapshot {key}", always=True)
+    reporter.line(f"{len(removed)} removed, at most {keep} kept", always=True)
+    if opts.json_mode:
+        emit_json({"removed": removed})
+    return 0
+
+
+def snapshot_list(opts: CommonOptions) -> int:
+    found = snapshot.listing()
+    reporter = opts.reporter()
+    for m in found:
+        size = sum(a.bytes for a in m.archives.values())
+        reporter.line(f"{m.key:<20} {len(m.migrations):>4} migrations {size / 1e6:8.1f} MB", always=True)
+    if not found:
+        reporter.line("no snapshots on this machine", always=True)
+    if opts.json_mode:
+        emit_json({"snapshots": [m.to_dict() for m in found]})
+    return 0
+
+
+def _public(ident: Identity) -> dict[str, object]:
+    data = ident.to_dict()
+    data.pop("salt", None)
+    data.pop("env", None)  # per-variable digests: only useful next to their salt
+    return data

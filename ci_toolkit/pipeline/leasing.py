@@ -1,0 +1,138 @@
+"""The steps' side of a lease (`--reuse`): is the kept stack reusable as it is, one probe round,
+the reset to "just migrated", and what teardown does with it.
+
+A lease is reused only when its identity is unchanged, its last run got as far as the tests
+(the baseline exists), and every service's container is still there. Anything else and the old
+stack is removed first and the run starts fresh; the output says which part changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ci_toolkit.errors import InfrastructureError
+from ci_toolkit.pipeline import migrations
+from ci_toolkit.pipeline.context import RunContext
+from ci_toolkit.pipeline.state import ResetDone, RunState, Upped
+from ci_toolkit.results.model import ServiceResult
+from ci_toolkit.reuse import identity, reset
+from ci_toolkit.reuse.lease import LeaseRecord
+from ci_toolkit.stack import compose, probes
+from ci_toolkit.stack.engine import Engine, remove_leftovers
+
+PROBE_TIMEOUT = 2.0  # one round, no retries: a warm service answers in milliseconds or is broken
+
+
+def identity_for(
+    ctx: RunContext, env: Mapping[str, str], model: Mapping[str, Any], engine: Engine
+) -> identity.Identity | None:
+    """The stack's identity, when a lease or a snapshot needs it."""
+    if ctx.lease is None and not ctx.options.snapshot:
+        return None
+    files = migrations.discover(ctx.config.migrations.directory) if ctx.config.migrations else []
+    found = ctx.lease.found if ctx.lease is not None else None
+    salt = found.identity.salt if found is not None else None  # same salt: changed variables are named
+    return identity.compute(model, engine, [(m.name, m.checksum()) for m in files], env, salt=salt)
+
+
+def reuse_or_replace(ctx: RunContext, state: RunState) -> Upped:
+    """`warm` when the lease's stack can be reused as it is; otherwise whatever stands under the
+    lease's name is removed, and `lease_changes` says why."""
+    assert ctx.lease is not None and state.engine is not None and state.identity is not None
+    assert state.stack is not None and state.model is not None
+    found = ctx.lease.found
+    containers = {c.service: c for c in state.engine.containers(ctx.project)}
+    if found is None:
+        if not containers:
+            return Upped()  # the first run under this lease
+        why = ["it has no lease record (was the state directory cleared?)"]
+    elif found.baseline is None:
+        why = ["its last run stopped before the tests"]
+    elif found.identity.key != state.identity.key:
+        why = state.identity.changes(found.identity) or ["its identity changed"]
+    else:
+        gone = [
+            name
+            for name in state.model.get("services", {})
+            if name not in containers
+            or not (containers[name].status == "running" or containers[name].exit_code == 0)
+        ]
+        if not gone:
+            return Upped(f"reused lease {ctx.project} (identity unchanged)", warm=True)
+        why = [f"the container of {', '.join(sorted(gone))} is gone or stopped (removed outside ci-toolkit?)"]
+    ctx.reporter.warn(f"lease {ctx.project}: {'; '.join(why)}; replacing it with a fresh stack")
+    compose.down(state.stack, timeout=ctx.config.timeouts.down)
+    remove_leftovers(state.engine, ctx.project)  # volumes of an older model compose no longer names
+    ctx.lease.forget()
+    return Upped(lease_changes=tuple(why))
+
+
+def probe_once(ctx: RunContext, services: Mapping[str, ServiceResult]) -> None:
+    """One probe round for a reused stack, all services at once; no waiting."""
+    checks = [c for c in ctx.config.services if c.name in services]
+
+    def attempt(check: Any) -> str | None:
+        s = services[check.name]
+        try:
+            probes.probe(check, s.host, s.ports, PROBE_TIMEOUT)
+        except probes.NotReady as exc:
+            return f"{check.name}: {exc}"
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, len(checks))) as pool:
+        failed = [f for f in pool.map(attempt, checks) if f]
+    missing = [c.name for c in ctx.config.services if c.name not in services]
+    failed += [f"{name}: no container" for name in missing]
+    if failed:
+        raise InfrastructureError(
+            f"the reused stack {ctx.project} does not answer: " + "; ".join(failed),
+            hint="the lease is removed; run again for a fresh stack",
+        )
+
+
+def reset_or_baseline(ctx: RunContext, state: RunState) -> ResetDone:
+    """Warm: back to the baseline. Fresh: take the baseline (right after migrations) and record
+    the lease, which makes it reusable."""
+    lease = ctx.lease
+    if lease is None:
+        return ResetDone("skipped: no lease")
+    assert state.stack is not None and state.identity is not None
+    timeout = ctx.config.timeouts.migrate
+    if state.warm:
+        assert lease.found is not None and lease.found.baseline is not None
+        notes = reset.reset(
+            ctx.config.services,
+            state.services,
+            reset.Baseline.from_dict(lease.found.baseline),
+            state.stack,
+            timeout=timeout,
+            on_reset=lambda name, what, s: ctx.reporter.info(f"    {name}: {what} in {s:.2f}s"),
+        )
+        for note in notes:
+            ctx.reporter.info(f"    {note}")
+        return ResetDone("state reset to just migrated", lease_ready=True)
+    baseline = reset.take_baseline(ctx.config.services, state.services, timeout=timeout)
+    lease.save(LeaseRecord(ctx.project, str(ctx.config.root), state.identity, baseline.to_dict()))
+    return ResetDone("baseline taken: the next --reuse run starts from here", lease_ready=True)
+
+
+def keep(ctx: RunContext) -> None:
+    assert ctx.lease is not None
+    ctx.lease.touch()
+    say = ctx.reporter.line
+    say(f"lease kept: {ctx.project} (the next `integration-run --reuse` reuses it)", always=True)
+    say("remove it with:  ci-toolkit stack down --lease", always=True)
+
+
+def result_info(ctx: RunContext, state: RunState) -> dict[str, Any] | None:
+    if not ctx.options.reuse:
+        return None
+    return {
+        "lease": ctx.lease.name if ctx.lease is not None else None,
+        "warm": state.warm,
+        "changed": list(state.lease_changes),
+        "kept": state.lease_ready,
+        **({} if ctx.lease is not None else {"reason": "the lease is in use by another run"}),
+    }

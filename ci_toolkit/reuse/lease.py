@@ -1,0 +1,194 @@
+"""A kept stack that the next run of the same project reuses: one lease per config, held by one
+run at a time.
+
+The holder holds an exclusive `flock` on `<state>/leases/<name>.lock` from planning to the end of
+its teardown; a second run that cannot take it runs on a fresh stack of its own, so two test
+runs never share a lease. The kernel drops the lock when the holder dies (SIGKILL, a closed
+laptop lid that ends the session), so a dead holder's lease is simply taken by the next run —
+which resets it before testing, like any warm run.
+
+`<name>.json` records what the lease is: its identity, the "just migrated" baseline, and when
+it was last used (prune removes a lease idle past the TTL, never a held one).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import string
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ci_toolkit.config import Config
+from ci_toolkit.reuse.identity import Identity
+from ci_toolkit.reuse.paths import leases_dir
+
+
+@dataclass(frozen=True)
+class LeaseRecord:
+    project: str
+    root: str  # the config's directory: the lease belongs to that project
+    identity: Identity
+    baseline: Mapping[str, Any] | None = None  # reset.Baseline.to_dict(); None until migrations are done
+    created: float = field(default_factory=time.time)
+    last_used: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "root": self.root,
+            "identity": self.identity.to_dict(),
+            "baseline": None if self.baseline is None else dict(self.baseline),
+            "created": self.created,
+            "last_used": self.last_used,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LeaseRecord:
+        return cls(
+            project=str(data["project"]),
+            root=str(data["root"]),
+            identity=Identity.from_dict(data["identity"]),
+            baseline=data.get("baseline"),
+            created=float(data["created"]),
+            last_used=float(data["last_used"]),
+        )
+
+
+@dataclass(frozen=True)
+class LeaseInfo:
+    """A lease as `stack leases` lists it."""
+
+    name: str
+    record: LeaseRecord | None
+    holder: int | None  # pid of the run holding it now, if any
+
+    def to_dict(self) -> dict[str, Any]:
+        record = self.record
+        return {
+            "project": self.name,
+            "root": record.root if record else None,
+            "key": record.identity.key if record else None,
+            "ready": bool(record and record.baseline is not None),
+            "created": record.created if record else None,
+            "last_used": record.last_used if record else None,
+            "held_by": self.holder,
+        }
+
+
+class Lease:
+    """A held lease (the lock is ours until `release`)."""
+
+    def __init__(self, name: str, fd: int) -> None:
+        self.name = name
+        self._fd = fd
+        self.found = _read(_record_path(name))  # what the previous holder left
+
+    def save(self, record: LeaseRecord) -> None:
+        _write_json(_record_path(self.name), record.to_dict())
+
+    def touch(self) -> None:
+        record = _read(_record_path(self.name))
+        if record is not None:
+            self.save(replace(record, last_used=time.time()))
+
+    def forget(self) -> None:
+        _record_path(self.name).unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        """Forget the lease altogether (its stack is gone): record and lock file."""
+        self.forget()
+        (leases_dir() / f"{self.name}.lock").unlink(missing_ok=True)
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)  # closing the descriptor drops the flock
+            self._fd = -1
+
+
+def name_for(config: Config) -> str:
+    """`<prefix>-<dir>-lease-<hash of the config's path>`: two checkouts named alike get two leases."""
+    allowed = string.ascii_lowercase + string.digits
+    slug = "".join(c if c in allowed else "-" for c in config.root.name.lower()).strip("-")[:20] or "run"
+    where = hashlib.sha256(str(config.root.resolve()).encode()).hexdigest()[:6]
+    return f"{config.project_prefix}-{slug}-lease-{where}"
+
+
+def acquire(name: str) -> Lease | None:
+    """The lease, held; None when another live run holds it."""
+    directory = leases_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return Lease(name, fd)
+
+
+def holder(name: str) -> int | None:
+    """The pid holding the lease, or None if nobody does (the lock file says who took it last)."""
+    path = leases_dir() / f"{name}.lock"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = path.read_text().strip()
+        return int(text) if text.isdigit() else -1
+    finally:
+        os.close(fd)
+    return None
+
+
+def listing() -> list[LeaseInfo]:
+    directory = leases_dir()
+    names = sorted({p.stem for p in directory.glob("*.json")} | {p.stem for p in directory.glob("*.lock")})
+    return [LeaseInfo(n, _read(_record_path(n)), holder(n)) for n in names] if directory.is_dir() else []
+
+
+def activity() -> dict[str, tuple[float, bool]]:
+    """project -> (last used, held now): what prune needs to judge a lease."""
+    return {
+        info.name: (info.record.last_used if info.record else 0.0, info.holder is not None)
+        for info in listing()
+    }
+
+
+def drop(name: str) -> bool:
+    """Forget a lease whose stack was removed (prune, `stack down --lease`), unless a run holds it."""
+    held = acquire(name)
+    if held is None:
+        return False
+    held.discard()
+    held.release()
+    return True
+
+
+def _record_path(name: str) -> Path:
+    return leases_dir() / f"{name}.json"
+
+
+def _read(path: Path) -> LeaseRecord | None:
+    try:
+        return LeaseRecord.from_dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError):
+        return None  # unreadable (a crash mid-write of an older version): treated as no lease
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)  # atomic: a reader sees the old record or the new one
