@@ -20,12 +20,23 @@ def snapshot_key(
             "--restore-prefix", help="Print the key without its migrations part (a restore-keys prefix)."
         ),
     ] = False,
+    github_output: Annotated[
+        bool,
+        typer.Option(
+            "--github-output",
+            help="Also write key, restore-prefix and dir (under $RUNNER_TEMP) to $GITHUB_OUTPUT.",
+        ),
+    ] = False,
     json_mode: JsonOpt = False,
 ) -> int:
     """Print the stack's identity: compose model, image IDs, migrations, env, ci-toolkit version."""
     from ci_toolkit.commands.snapshot import snapshot_key as command
 
-    return command(common_options(config, None, None, json_mode), restore_prefix=restore_prefix)
+    return command(
+        common_options(config, None, None, json_mode),
+        restore_prefix=restore_prefix,
+        github_output=github_output,
+    )
 
 
 def snapshot_save(directory: DirArg, config: ConfigOpt = None, artifacts_dir: ArtifactsOpt = None) -> int:

@@ -7,10 +7,13 @@ runs; `prune --keep N` bounds the local store, least recently used first.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from ci_toolkit.commands.common import CommonOptions, emit_json, plan_run
 from ci_toolkit.errors import UsageError
+from ci_toolkit.output import github
 from ci_toolkit.pipeline import sequence
 from ci_toolkit.reuse import snapshot
 from ci_toolkit.reuse.identity import Identity
@@ -26,10 +29,16 @@ def identity(opts: CommonOptions) -> Identity:
     return seq.state.identity
 
 
-def snapshot_key(opts: CommonOptions, *, restore_prefix: bool) -> int:
+def snapshot_key(opts: CommonOptions, *, restore_prefix: bool, github_output: bool = False) -> int:
     ident = identity(opts)
     key = ident.key
     prefix = key.removesuffix(ident.migrations_key)
+    if github_output:
+        out, temp = os.environ.get("GITHUB_OUTPUT"), os.environ.get("RUNNER_TEMP", tempfile.gettempdir())
+        if not out:
+            raise UsageError("--github-output: GITHUB_OUTPUT is not set (it is, in a GitHub Actions step)")
+        directory = str(Path(temp) / "ci-toolkit-snapshot")
+        github.write_outputs(Path(out), {"key": key, "restore-prefix": prefix, "dir": directory})
     if opts.json_mode:
         emit_json({"key": key, "restore_prefix": prefix, "identity": _public(ident)})
     else:
