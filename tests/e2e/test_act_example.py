@@ -51,7 +51,7 @@ runs:
     - shell: bash
       run: echo "a remote action ran under act; guard its step with if !env.ACT" >&2; exit 1
 """
-PHASES = ("validate", "up", "ready", "migrate", "test", "collect", "down")
+PHASES = ("validate", "up", "ready", "migrate", "snapshot", "reset", "test", "collect", "down")
 
 
 def remote_actions() -> set[str]:

@@ -20,7 +20,7 @@ from tests.faults.conftest import GATE, compose_add, patient_timeouts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("engine_available")]
 
-PHASES = ["validate", "up", "ready", "migrate", "test", "collect", "down"]
+PHASES = ["validate", "up", "ready", "migrate", "snapshot", "reset", "test", "collect", "down"]
 FLAKY = "example/tests/test_orders.py::test_flaky_on_request"
 
 
