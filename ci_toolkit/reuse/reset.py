@@ -2,9 +2,10 @@
 
 `take_baseline` runs once, right after migrations, and records what "just migrated" was (kept
 in the lease as JSON). `reset` puts each checked service back to it: a service's own `reset`
-hook if it has one, else the built-in for its kind — Postgres recreated from a template copy
-(reset_postgres.py), Redis FLUSHALL, JetStream streams and consumers made since deleted
-(reset_nats.py). Services are done in parallel threads; the whole reset takes milliseconds.
+hook if it has one, else the built-in for its kind: Postgres replaced by a copy of a template
+taken after migrations (reset_postgres.py), Redis FLUSHALL, JetStream streams and consumers made
+since deleted and streams that were empty purged (reset_nats.py). http/tcp checks without a hook
+are not reset, only noted. Services are reset in parallel threads: ~25-35 ms in all.
 """
 
 from __future__ import annotations
@@ -16,23 +17,33 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ci_toolkit.config import ServiceCheck
 from ci_toolkit.errors import CiToolkitError, CommandError, InfrastructureError
-from ci_toolkit.results.model import ServiceResult
 from ci_toolkit.reuse import reset_nats, reset_postgres
 from ci_toolkit.reuse.reset_nats import NatsResetError, StreamBaseline
 from ci_toolkit.reuse.reset_postgres import PgBaseline, PgResetError
 from ci_toolkit.stack import pgwire
-from ci_toolkit.stack.compose import Stack
 
-__all__ = ["Baseline", "NatsBaseline", "PgBaseline", "StreamBaseline", "reset", "take_baseline"]
+if TYPE_CHECKING:  # types only: the warm path imports what it runs, no more
+    from ci_toolkit.config import ServiceCheck
+    from ci_toolkit.results.model import ServiceResult
+    from ci_toolkit.stack.compose import Stack
+
+__all__ = [
+    "Baseline",
+    "NatsBaseline",
+    "PgBaseline",
+    "StreamBaseline",
+    "reset",
+    "take_baseline",
+    "wait_for_background",
+]
 
 BASELINE_VERSION = 1
 RESET_HINT = "the lease is discarded; the next run starts a fresh stack"
 BASELINE_HINT = "the stack is not kept for reuse; the next run starts a fresh stack"
-README_REUSE = "see README 'Reuse'"
+README_REUSE = "see README 'Fast re-runs'"
 HOOK_OUTPUT_LINES = 15  # how much of a failed hook's output the error shows (its end)
 
 OnReset = Callable[[str, str, float], None]  # (service, what was done, seconds)
@@ -98,6 +109,13 @@ def take_baseline(
         postgres={name: v for name, (v, _) in done.items() if isinstance(v, PgBaseline)},
         nats={name: v for name, (v, _) in done.items() if isinstance(v, NatsBaseline)},
     )
+
+
+def wait_for_background(timeout: float) -> bool:
+    """Wait until the work a reset or baseline left running is done (Postgres: the next spare
+    copy); True if it finished. Optional: a run may exit without waiting (the next reset is then
+    slower, never wrong). Tests call it for a reset that takes the fast path."""
+    return reset_postgres.settle(timeout)
 
 
 def _take_nats(host: str, port: int, timeout: float) -> NatsBaseline:
@@ -204,9 +222,7 @@ def _flush_redis(host: str, port: int, timeout: float) -> str:
             reply += chunk
     if reply.strip() != b"+OK":
         text = reply.strip().decode(errors="replace")
-        raise ConnectionError(
-            f"FLUSHALL answered {text!r} (a password or renamed command needs a reset hook)"
-        )
+        raise ValueError(f"FLUSHALL answered {text!r} (a password or renamed command needs a reset hook)")
     return "FLUSHALL"
 
 
@@ -260,4 +276,5 @@ def _in_parallel(
 def _describe(name: str, exc: Exception, what: str) -> str:
     if isinstance(exc, CiToolkitError):
         return exc.message  # already names the service (a hook)
-    return f"{name}: {what} failed: {exc}"
+    detail = f"{type(exc).__name__}: {exc}" if isinstance(exc, OSError) else str(exc)  # "timed out"
+    return f"{name}: {what} failed: {detail}"

@@ -112,9 +112,13 @@ def reset(host: str, port: int, baseline: Mapping[str, StreamBaseline], timeout:
             raise NatsResetError("; ".join(problems))
         js.call_all([f"CONSUMER.DELETE.{s}.{c}" for s, c in extra], ok_codes={_CONSUMER_NOT_FOUND})
     return (
-        f"{len(todo.delete_streams)} streams deleted, {len(todo.purge_streams)} purged, "
-        f"{len(extra)} consumers deleted"
+        f"{_count(todo.delete_streams, 'stream')} deleted, {len(todo.purge_streams)} purged, "
+        f"{_count(extra, 'consumer')} deleted"
     )
+
+
+def _count(items: Sequence[object], noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
 class JetStream:
