@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from ci_toolkit.errors import CiToolkitError, EngineLost, InfrastructureError
 
@@ -161,6 +161,42 @@ class Engine:
     def logs(self, container_id: str, tail: int | str = "all") -> str:
         raw = self.api.logs(container_id, stdout=True, stderr=True, tail=tail, timestamps=False)
         return bytes(raw).decode(errors="replace")
+
+    def env(self, container_id: str) -> dict[str, str]:
+        """The container's configured environment (image defaults merged with compose's)."""
+        pairs = (self.api.inspect_container(container_id).get("Config") or {}).get("Env") or []
+        return dict(p.partition("=")[::2] for p in pairs)
+
+    def pause(self, container_id: str) -> None:
+        self.api.pause(container_id)
+
+    def unpause(self, container_id: str) -> None:
+        self.api.unpause(container_id)
+
+    def get_archive(self, container_id: str, path: str) -> Generator[bytes, None, None]:
+        """`path` as an uncompressed tar stream (owners, modes kept), its top entry named after
+        the path's last component. Close it if not read to the end: until then the engine holds
+        the container's lock (an `unpause` would wait for it)."""
+        chunks, _stat = self.api.get_archive(container_id, path)
+        return cast("Generator[bytes, None, None]", chunks)
+
+    def put_archive(self, container_id: str, path: str, data: BinaryIO) -> None:
+        """Extract a tar (plain or gzip) into the existing directory `path`. Without the API's
+        `copyUIDGID` the engine keeps the owners in the tar headers (copyUIDGID would chown
+        everything to the container's configured user)."""
+        self.api.put_archive(container_id, path, data)
+
+    def exists(self, container_id: str, path: str) -> bool:
+        """Is there a file at `path` in the container (created, running or stopped)?"""
+        import docker.errors
+
+        try:
+            chunks, _stat = self.api.get_archive(container_id, path)
+        except docker.errors.NotFound:
+            return False
+        for _ in chunks:  # drain the (small) answer so the connection is reusable
+            pass
+        return True
 
 
 def connection_lost(exc: BaseException) -> bool:
