@@ -14,59 +14,19 @@ import signal
 import subprocess
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import IO, Any, Protocol
 
+from ci_toolkit.command_log import COMMAND_LOG, RECORDED_CHARS, CommandLog, CommandRecord, Tail
 from ci_toolkit.errors import CommandError
-from ci_toolkit.redact import REDACTOR
+
+__all__ = ["COMMAND_LOG", "RECORDED_CHARS", "CommandLog", "CommandRecord", "run", "start_daemon", "stream"]
 
 log = logging.getLogger("ci_toolkit.proc")
 
-RECORDED_CHARS = 64 * 1024  # how much of a streamed command's output its record keeps (the end)
 TIMED_OUT = "timed out"  # `Streamed.stopped`: why ci-toolkit stopped the child
 CANCELLED = "cancelled"
-
-
-@dataclass(frozen=True)
-class CommandRecord:
-    cmd: tuple[str, ...]
-    cwd: str
-    returncode: int | None
-    seconds: float
-    stdout: str
-    stderr: str
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["cmd"] = shlex.join(self.cmd)
-        return data
-
-
-class CommandLog:
-    """Thread-safe record of every command run, for diagnostics."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._records: list[CommandRecord] = []
-
-    def add(self, record: CommandRecord) -> None:
-        REDACTOR.learn_output(record.stdout)  # compose config's environments: masked from now on
-        with self._lock:
-            self._records.append(record)
-
-    def records(self) -> list[CommandRecord]:
-        with self._lock:
-            return list(self._records)
-
-    def clear(self) -> None:
-        """Forget what was recorded (a soak starts each iteration's record afresh)."""
-        with self._lock:
-            self._records.clear()
-
-
-COMMAND_LOG = CommandLog()
 
 
 def run(
@@ -110,6 +70,43 @@ def run(
     return subprocess.CompletedProcess(argv, child.returncode, out, err)
 
 
+class Child(Protocol):
+    """A running child as `stream` drives it: a `subprocess.Popen`, or a pytest forked by a
+    lease's zygote (`reuse.zygote.ForkedPytest`)."""
+
+    pid: int
+    stdout: IO[str] | None
+    stderr: IO[str] | None
+    returncode: int | Any
+
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int | Any: ...
+    def send_signal(self, sig: int) -> None: ...
+
+
+_DAEMONS: list[subprocess.Popen[str]] = []  # referenced so that exiting does not warn about them
+
+
+def start_daemon(
+    cmd: Sequence[str], *, env: Mapping[str, str], cwd: str | os.PathLike[str], ready: str, timeout: float
+) -> int | None:
+    """Start a long-lived helper (a lease's pytest zygote) in its own session and wait until it
+    prints `ready`; its pid, or None if it did not (then it is killed). It outlives this process."""
+    argv, workdir = [str(part) for part in cmd], os.fspath(cwd)
+    child = _spawn(argv, env, workdir, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first: list[str] = []
+    reader = threading.Thread(target=lambda: first.append(child.stdout.readline() if child.stdout else ""))
+    reader.daemon = True
+    reader.start()
+    reader.join(timeout)
+    if not first or first[0].strip() != ready:
+        _stop(child, 0)
+        child.wait()
+        return None
+    _DAEMONS.append(child)
+    return child.pid
+
+
 @dataclass(frozen=True)
 class Streamed:
     """How a streamed command ended; `stopped` is TIMED_OUT or CANCELLED if ci-toolkit stopped it."""
@@ -133,6 +130,7 @@ def stream(
     watch: Callable[[], None] | None = None,
     interval: float = 0.1,
     grace: float = 10.0,
+    running: Child | None = None,
 ) -> Streamed:
     """Run a long command, handing each line it writes (without the newline) to `on_line` in
     the calling thread as it comes. A non-zero exit code is the caller's to judge.
@@ -142,13 +140,14 @@ def stream(
     Stopping is graceful: SIGINT to the child's session, SIGKILL `grace` seconds later. An
     exception in the calling thread (a signal, Ctrl-C) stops the child the same way and is
     re-raised; what the child writes while it stops (pytest's reports) still reaches `on_line`.
+    `running`: a child already running `cmd` (forked by a zygote) instead of a new one.
     """
     argv, workdir = [str(part) for part in cmd], os.fspath(cwd) if cwd is not None else os.getcwd()
     started = time.monotonic()
     err_pipe = subprocess.STDOUT if merge_stderr else subprocess.PIPE
-    child = _spawn(argv, env, workdir, stdin=subprocess.DEVNULL, stderr=err_pipe)
+    child = running or _spawn(argv, env, workdir, stdin=subprocess.DEVNULL, stderr=err_pipe)
     supervisor = _Supervisor(child, grace).start(timeout, cancel, watch, interval)
-    output, errors = _Tail(), _Tail()
+    output, errors = Tail(), Tail()
     err_reader = threading.Thread(target=_pump, args=(child.stderr, errors.add), daemon=True)
     err_reader.start()
 
@@ -185,7 +184,7 @@ class _Supervisor:
     """Stops a child once, for the first reason that comes: its timeout, `cancel`, `watch`
     raising, or (streamed) the caller's thread being interrupted. A finished one is left alone."""
 
-    def __init__(self, child: subprocess.Popen[str], grace: float) -> None:
+    def __init__(self, child: Child, grace: float) -> None:
         self.child, self.grace = child, grace
         self.reason: str | None = None
         self.error: BaseException | None = None
@@ -226,31 +225,6 @@ class _Supervisor:
         return self
 
 
-class _Tail:
-    """The last RECORDED_CHARS of an output, in whole lines: a record never starts in the
-    middle of a line, nor of a secret that the redaction filter would then not recognise."""
-
-    def __init__(self) -> None:
-        self._lines: deque[str] = deque()
-        self._size = self._dropped = 0
-        self._lock = threading.Lock()
-
-    def add(self, line: str) -> None:
-        if len(line) >= RECORDED_CHARS:
-            line = f"[a line of {len(line)} characters, not kept]"
-        with self._lock:
-            self._lines.append(line + "\n")
-            self._size += len(line) + 1
-            while self._size > RECORDED_CHARS:
-                self._size -= len(self._lines.popleft())
-                self._dropped += 1
-
-    def text(self) -> str:
-        with self._lock:
-            kept = "".join(self._lines)
-        return f"[{self._dropped} earlier lines not kept]\n{kept}" if self._dropped else kept
-
-
 def _spawn(
     argv: list[str], env: Mapping[str, str] | None, workdir: str, *, stdin: int, stderr: int
 ) -> subprocess.Popen[str]:
@@ -282,7 +256,7 @@ def _pump(pipe: IO[str] | None, take: Callable[[str], None]) -> None:
         pipe.close()
 
 
-def _stop(child: subprocess.Popen[str], grace: float) -> None:
+def _stop(child: Child, grace: float) -> None:
     """SIGINT first (pytest writes its reports on KeyboardInterrupt), SIGKILL after `grace`
     seconds (at once for grace 0). To the whole session: `docker compose` runs the compose
     plugin as a grandchild, pytest-xdist its workers; SIGKILL also takes any that outlived it."""
@@ -293,7 +267,7 @@ def _stop(child: subprocess.Popen[str], grace: float) -> None:
     _signal_session(child, signal.SIGKILL)
 
 
-def _signal_session(child: subprocess.Popen[str], signum: int) -> None:
+def _signal_session(child: Child, signum: int) -> None:
     try:
         os.killpg(child.pid, signum)
     except (ProcessLookupError, PermissionError):

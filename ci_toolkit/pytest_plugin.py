@@ -8,7 +8,10 @@ With pytest-xdist the workers load this plugin too (`-p` options are passed on t
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import sysconfig
 
 import pytest
 
@@ -17,6 +20,38 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in os.environ.get("CI_TOOLKIT_MARKERS", "").splitlines():
         if line.strip():
             config.addinivalue_line("markers", line.strip())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """A warm run's pytest is forked ahead of time (`pytest_zygote`) and waits here, before any
+    conftest or test module is imported, for ci-toolkit to say go: one JSON line with the final
+    environment (the secrets, fetched meanwhile). End of file instead means the run stopped before
+    its tests: exit without running one."""
+    fd = os.environ.pop("CI_TOOLKIT_GATE_FD", None)
+    if fd is None:
+        return
+    with os.fdopen(int(fd), "r", encoding="utf-8") as gate:
+        line = gate.readline()
+    if not line.strip():
+        os._exit(3)
+    os.environ.update(json.loads(line)["env"])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """CI_TOOLKIT_IMPORTED: the installed (not the project's) modules this run imported, which a
+    warm run's zygote imports ahead of time."""
+    path = os.environ.get("CI_TOOLKIT_IMPORTED")
+    if not path or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    installed = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    names = set()
+    for name, module in list(sys.modules.items()):
+        where = getattr(module, "__file__", None) or ""
+        if "." not in name and any(where.startswith(p) for p in installed):
+            names.add(name)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(sorted(names)) + "\n")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

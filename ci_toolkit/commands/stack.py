@@ -61,11 +61,17 @@ def stack_down(opts: CommonOptions) -> int:
 
 def stack_prune(older_than: float, *, dry_run: bool, json_mode: bool) -> int:
     from ci_toolkit.output.console import make_reporter
+    from ci_toolkit.reuse import lease
     from ci_toolkit.stack import prune
     from ci_toolkit.stack.engine import Engine
 
     reporter = make_reporter(json_mode=json_mode, quiet=False)
-    decisions = prune.prune(Engine.connect(), older_than, dry_run=dry_run)
+    leases = lease.activity()  # a lease is judged by idle time, and never while a run holds it
+    decisions = prune.prune(Engine.connect(), older_than, dry_run=dry_run, leases=leases)
+    if not dry_run:
+        for d in decisions:
+            if d.stale and d.stack.project in leases:
+                lease.drop(d.stack.project)
     verb = "would remove" if dry_run else "removed"
     for d in decisions:
         reporter.line(f"{verb if d.stale else 'kept'} {d.stack.project}: {d.reason}", always=True)

@@ -19,7 +19,7 @@ from ci_toolkit.config.loader import PROJECT_NAME_RULE, valid_project_name
 from ci_toolkit.config.model import DEFAULT_ARTIFACTS_DIR
 from ci_toolkit.errors import ConfigError, UsageError
 from ci_toolkit.output.console import Reporter
-from ci_toolkit.reuse import lease
+from ci_toolkit.reuse import lease, zygote
 from ci_toolkit.reuse.lease import Lease
 from ci_toolkit.signals import SignalGuard
 from ci_toolkit.stack import prune
@@ -61,6 +61,19 @@ class RunContext:
     def release_lease(self) -> None:
         if self.lease is not None:
             self.lease.release()
+
+    def tests_env(self, env: Mapping[str, str], secrets: Mapping[str, str]) -> dict[str, str]:
+        """What the tests see over this process's environment: the run's env and exports, the
+        options' env, the secrets, and where the run is."""
+        extra = {"CI_TOOLKIT_IMPORTED": str(zygote.modules_file(self.lease.name))} if self.lease else {}
+        return {
+            **env,
+            **self.options.env,
+            **secrets,
+            "CI_TOOLKIT_PROJECT": self.project,
+            "CI_TOOLKIT_RUN_DIR": str(self.run_dir),
+            **extra,
+        }
 
 
 def plan(

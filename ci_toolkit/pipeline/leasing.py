@@ -8,21 +8,80 @@ stack is removed first and the run starts fresh; the output says which part chan
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from ci_toolkit.errors import InfrastructureError
-from ci_toolkit.pipeline import migrations
-from ci_toolkit.pipeline.context import RunContext
+from ci_toolkit.pipeline import checks, endpoints, migrations, pytest_run
+from ci_toolkit.pipeline.context import RunContext, process_env
 from ci_toolkit.pipeline.state import ResetDone, RunState, Upped
 from ci_toolkit.results.model import ServiceResult
-from ci_toolkit.reuse import identity, reset
+from ci_toolkit.reuse import identity, reset, zygote
 from ci_toolkit.reuse.lease import LeaseRecord
 from ci_toolkit.stack import compose, probes
 from ci_toolkit.stack.engine import Engine, remove_leftovers
 
 PROBE_TIMEOUT = 2.0  # one round, no retries: a warm service answers in milliseconds or is broken
+
+
+@dataclass(frozen=True)
+class Prestarted:
+    """A pytest forked from the lease's zygote at the start of the run, waiting at its gate, and
+    the endpoints its environment was rendered from (the lease's, as recorded)."""
+
+    child: zygote.ForkedPytest
+    services: Mapping[str, ServiceResult]
+
+
+def prestart(ctx: RunContext) -> Prestarted | None:
+    """When this run will probably be warm, fork its pytest now: its start-up (plugins,
+    coverage) overlaps the checks and the reset. It runs no test until `take_prestarted` says
+    the stack is the recorded one, reset."""
+    found = ctx.lease.found if ctx.lease is not None else None
+    if ctx.lease is None or found is None or found.baseline is None or not found.services:
+        return None
+    if ctx.config.pytest.python is not None:  # another interpreter: our zygote is not importable there
+        return None
+    services = {
+        name: ServiceResult(None, str(data["host"]), {int(k): int(v) for k, v in data["ports"].items()})
+        for name, data in found.services.items()
+    }
+    env = {**checks.resolve_env(ctx.config).values, **ctx.options.env}
+    env = {**env, **endpoints.render_exports(ctx.config, services, env)}
+    cmd, full = pytest_run.prepare(
+        ctx.config.pytest,
+        ctx.tests_env(env, {}),
+        ctx.run_dir,
+        extra_args=ctx.options.pytest_args,
+        workers=ctx.options.workers,
+        test_timeout=ctx.options.test_timeout,
+    )
+    child = zygote.fork(
+        ctx.lease.name, cmd[3:], ctx.config.root, process_env(full)
+    )  # after `python -m pytest`
+    return Prestarted(child, services) if child is not None else None
+
+
+def take_prestarted(ctx: RunContext, state: RunState) -> zygote.ForkedPytest | None:
+    """The forked pytest, if this run is warm on the very endpoints it was forked for; else it is
+    told to exit (it has run nothing) and None."""
+    pre = state.prestarted
+    if pre is None:
+        return None
+    same = {n: s.ports for n, s in pre.services.items()} == {n: s.ports for n, s in state.services.items()}
+    if state.warm and same:
+        return pre.child
+    pre.child.cancel()
+    return None
+
+
+def cancel_prestarted(state: RunState) -> None:
+    """Teardown: a forked pytest that never got its go exits without running a test."""
+    if state.prestarted is not None and state.test_run is None:
+        state.prestarted.child.cancel()
 
 
 def identity_for(
@@ -114,13 +173,23 @@ def reset_or_baseline(ctx: RunContext, state: RunState) -> ResetDone:
             ctx.reporter.info(f"    {note}")
         return ResetDone("state reset to just migrated", lease_ready=True)
     baseline = reset.take_baseline(ctx.config.services, state.services, timeout=timeout)
-    lease.save(LeaseRecord(ctx.project, str(ctx.config.root), state.identity, baseline.to_dict()))
+    services = {name: s.to_dict() for name, s in state.services.items()}
+    lease.save(LeaseRecord(ctx.project, str(ctx.config.root), state.identity, baseline.to_dict(), services))
     return ResetDone("baseline taken: the next --reuse run starts from here", lease_ready=True)
 
 
 def keep(ctx: RunContext) -> None:
     assert ctx.lease is not None
+    # The next warm run swaps in a spare copy of the template, made in the background after this
+    # run's reset; let it finish (it usually has, during the tests) before the process exits.
+    reset.wait_for_background(timeout=10.0)
     ctx.lease.touch()
+    if ctx.config.pytest.python is None:  # the next warm run forks its pytest from a warm interpreter
+        started = zygote.start(ctx.lease.name, sys.executable, process_env(), ctx.config.root)
+        if not started:
+            ctx.reporter.warn(
+                "the warm pytest for the lease did not start; the next run starts pytest as usual"
+            )
     say = ctx.reporter.line
     say(f"lease kept: {ctx.project} (the next `integration-run --reuse` reuses it)", always=True)
     say("remove it with:  ci-toolkit stack down --lease", always=True)

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ci_toolkit import proc
 from ci_toolkit.config import PytestConfig
@@ -21,6 +22,9 @@ from ci_toolkit.redact import REDACTOR
 from ci_toolkit.results import progress
 from ci_toolkit.results.junit import read_coverage, read_junit
 from ci_toolkit.results.model import TestCounts
+
+if TYPE_CHECKING:
+    from ci_toolkit.reuse.zygote import ForkedPytest
 
 GRACE_SECONDS = 10.0  # after forwarding a signal, how long pytest gets to finish its reports
 PYTEST_EXIT = {
@@ -132,6 +136,27 @@ def build_command(
 WATCH_INTERVAL = 0.25  # how often the stack is checked while the tests run
 
 
+def prepare(
+    cfg: PytestConfig,
+    env: Mapping[str, str],
+    out_dir: Path,
+    *,
+    extra_args: Sequence[str] = (),
+    workers: str | None = None,
+    test_timeout: float | None = None,
+) -> tuple[list[str], dict[str, str]]:
+    """pytest's command line and the environment it gets (over this process's): the same for a
+    pytest started now and one forked ahead of time (`reuse.zygote`)."""
+    cmd = build_command(cfg, out_dir, extra_args, workers=workers, test_timeout=test_timeout)
+    added_env = {
+        **env,
+        "COVERAGE_FILE": str(out_dir / ".coverage"),
+        "CI_TOOLKIT_MARKERS": "\n".join(cfg.markers),
+        "CI_TOOLKIT_PROGRESS": str(out_dir / PROGRESS_FILE),
+    }
+    return cmd, added_env
+
+
 def run(
     cfg: PytestConfig,
     env: Mapping[str, str],
@@ -144,19 +169,19 @@ def run(
     test_timeout: float | None = None,
     on_line: Callable[[str], None] = lambda line: None,
     watch: Callable[[], None] | None = None,
+    forked: ForkedPytest | None = None,
 ) -> TestRun:
     """Run pytest; `watch` is called periodically and may raise to stop the tests early
-    (a service container died under them)."""
+    (a service container died under them). `forked`: a pytest forked ahead of time with this
+    same command line, waiting at its gate; it is let go with `env`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("junit.xml", "coverage.xml", PROGRESS_FILE):
         (out_dir / stale).unlink(missing_ok=True)
-    cmd = build_command(cfg, out_dir, extra_args, workers=workers, test_timeout=test_timeout)
-    added_env = {
-        **env,
-        "COVERAGE_FILE": str(out_dir / ".coverage"),
-        "CI_TOOLKIT_MARKERS": "\n".join(cfg.markers),
-        "CI_TOOLKIT_PROGRESS": str(out_dir / PROGRESS_FILE),
-    }
+    cmd, added_env = prepare(
+        cfg, env, out_dir, extra_args=extra_args, workers=workers, test_timeout=test_timeout
+    )
+    if forked is not None:
+        forked.release(added_env)
     seen = progress.OutputCounter()
     on_line(f"$ {shlex.join(cmd)}")
     try:
@@ -179,6 +204,7 @@ def run(
                 watch=None if watch is None else _stack_check(watch),
                 interval=WATCH_INTERVAL,
                 grace=GRACE_SECONDS,
+                running=forked,
             )
     finally:
         redact_outputs(out_dir)

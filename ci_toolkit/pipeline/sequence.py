@@ -76,6 +76,7 @@ class Sequence:
         the one it had, else a teardown error, else a signal that came meanwhile."""
         ctx = self.ctx
         ctx.guard.teardown()  # from here a signal only forces a faster teardown
+        leasing.cancel_prestarted(self.state)
         if collect:
             evidence = failure is not None or ctx.options.diagnostics == "always"
             error = self._safely("collect", lambda: steps.collect(ctx, self.state, evidence=evidence))
@@ -89,6 +90,10 @@ class Sequence:
             else:
                 if ctx.lease is not None:  # it failed before its baseline: never reused
                     ctx.lease.forget()
+                    ctx.reporter.warn(
+                        f"lease {ctx.project} removed: this run stopped before its stack was reset "
+                        "(or migrated); the next --reuse run starts a fresh stack"
+                    )
                 error = self._safely("down", lambda: steps.down(ctx, self.state))
                 if error is not None and failure is not None:
                     self.left_behind = error  # the result must still say the stack is there

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ci_toolkit.results.model import ServiceResult
 
 if TYPE_CHECKING:
+    from ci_toolkit.pipeline.leasing import Prestarted
     from ci_toolkit.pipeline.pytest_run import TestRun
     from ci_toolkit.reuse.identity import Identity
     from ci_toolkit.stack.compose import Stack
@@ -38,6 +39,7 @@ class RunState:
     snapshot_saved: str | None = None
     migrations_applied: tuple[str, ...] = ()
     lease_ready: bool = False  # the lease has its "just migrated" baseline: keep it after the run
+    prestarted: Prestarted | None = None  # a warm run's pytest, forked ahead and waiting at its gate
 
     def absorb(self, product: Product) -> RunState:
         own = {f.name for f in fields(self)}
@@ -61,6 +63,7 @@ class Validated(Product):
     model: dict[str, Any] | None = None
     engine: Engine | None = None
     identity: Identity | None = None
+    prestarted: Prestarted | None = None
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ from ci_toolkit.stack.engine import Engine, EventRecorder, remove_leftovers, wai
 
 
 def validate(ctx: RunContext, state: RunState) -> Validated:
+    # A warm run's pytest is forked first: it starts while the stack is checked and reset.
+    prestarted = leasing.prestart(ctx)
     # Connecting to the engine imports the docker SDK (~0.3 s): overlap it with compose.
     engine_box: list[Engine | CiToolkitError] = []
     connector = threading.Thread(target=_connect_into, args=(engine_box,), daemon=True)
@@ -67,16 +69,17 @@ def validate(ctx: RunContext, state: RunState) -> Validated:
     sweep(ctx, engine)
     detail = f"{len(ctx.config.services)} service checks, compose {ctx.config.compose_files[0].name}"
     identity = leasing.identity_for(ctx, env, model, engine) if model is not None else None
-    return Validated(detail, env=env, model=model, engine=engine, identity=identity)
+    return Validated(detail, env=env, model=model, engine=engine, identity=identity, prestarted=prestarted)
 
 
 def _preload(ctx: RunContext) -> None:
     """Import what later steps need (boto3 ~0.1 s, psycopg ~0.07 s) while compose validates."""
     modules = []
+    warm = ctx.lease is not None and ctx.lease.found is not None and ctx.lease.found.baseline is not None
     from_ssm = not (ctx.options.secrets_from_env or ctx.options.secrets_file)
     if ctx.config.secrets.configured and from_ssm:
         modules.append("boto3")
-    if ctx.config.migrations is not None:
+    if ctx.config.migrations is not None and not warm:  # a warm run resets over pgwire, no psycopg
         modules.append("psycopg")
     if modules:
         threading.Thread(target=lambda: [importlib.import_module(m) for m in modules], daemon=True).start()
@@ -243,15 +246,10 @@ def test(ctx: RunContext, state: RunState) -> Tested:
     checked = frozenset(s.name for s in ctx.config.services)
     events = state.events
     signalled = events.was_signalled if events is not None else (lambda container_id: False)
+    forked = leasing.take_prestarted(ctx, state)
     test_run = pytest_run.run(
         ctx.config.pytest,
-        {
-            **state.env,
-            **ctx.options.env,
-            **state.secrets,
-            "CI_TOOLKIT_PROJECT": ctx.project,
-            "CI_TOOLKIT_RUN_DIR": str(ctx.run_dir),
-        },
+        ctx.tests_env(state.env, state.secrets),
         ctx.run_dir,
         cwd=ctx.config.root,
         timeout=ctx.config.timeouts.test,
@@ -260,6 +258,7 @@ def test(ctx: RunContext, state: RunState) -> Tested:
         test_timeout=ctx.options.test_timeout,
         on_line=ctx.reporter.test_output,
         watch=lambda: health.watch(engine, ctx.project, baseline, checked, signalled),
+        forked=forked,
     )
     if test_run.exit_code != 0:
         # Failed tests may be the symptom: a service (or the engine) that died as the last tests

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from ci_toolkit.config import Config
+from ci_toolkit.reuse import zygote
 from ci_toolkit.reuse.identity import Identity
 from ci_toolkit.reuse.paths import leases_dir
+from ci_toolkit.reuse.zygote import modules_file
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class LeaseRecord:
     root: str  # the config's directory: the lease belongs to that project
     identity: Identity
     baseline: Mapping[str, Any] | None = None  # reset.Baseline.to_dict(); None until migrations are done
+    services: Mapping[str, Any] = field(default_factory=dict)  # name -> ServiceResult.to_dict() (ports)
     created: float = field(default_factory=time.time)
     last_used: float = field(default_factory=time.time)
 
@@ -44,6 +47,7 @@ class LeaseRecord:
             "root": self.root,
             "identity": self.identity.to_dict(),
             "baseline": None if self.baseline is None else dict(self.baseline),
+            "services": dict(self.services),
             "created": self.created,
             "last_used": self.last_used,
         }
@@ -55,6 +59,7 @@ class LeaseRecord:
             root=str(data["root"]),
             identity=Identity.from_dict(data["identity"]),
             baseline=data.get("baseline"),
+            services=data.get("services") or {},
             created=float(data["created"]),
             last_used=float(data["last_used"]),
         )
@@ -101,7 +106,9 @@ class Lease:
         _record_path(self.name).unlink(missing_ok=True)
 
     def discard(self) -> None:
-        """Forget the lease altogether (its stack is gone): record and lock file."""
+        """Forget the lease altogether (its stack is gone): record, warm pytest, lock file."""
+        zygote.stop(self.name)
+        modules_file(self.name).unlink(missing_ok=True)
         self.forget()
         (leases_dir() / f"{self.name}.lock").unlink(missing_ok=True)
 

@@ -10,7 +10,6 @@ test ends with `stack down --lease` and no container, network or volume of the l
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import signal
 import subprocess
@@ -157,18 +156,19 @@ def test_sigint_during_a_reset_removes_the_lease_and_the_next_run_is_fresh(
     patient_timeouts(leased.root)  # the hook's own timeout (timeouts.migrate) outlasts the hold
     cfg = leased.root / "ci-toolkit.toml"
     hook = f'reset = ["sh", "-c", "sleep {HOLD_SECONDS}"]'
-    text, found = re.subn(r"(?m)^(\[services\.redis\]\n(?:.+\n)*?port = 6379\n)", rf"\1{hook}\n", cfg.read_text())
-    assert found == 1, "no [services.redis] port line to put the hook after"
-    cfg.write_text(text)
+    redis = '[services.redis]\nkind = "redis"\nport = 6379\n'
+    assert cfg.read_text().count(redis) == 1, "the example's [services.redis] changed"
+    cfg.write_text(cfg.read_text().replace(redis, f"{redis}{hook}\n"))
     first_run(leased)
 
     run = leased.start()
     run.wait_for(r"==> reset\b")
-    (redis,) = service_containers(leased.lease, "redis")
+    (container,) = service_containers(leased.lease, "redis")
     run.wait_until(
-        lambda: f"sleep {HOLD_SECONDS}" in subprocess.run(
-            ["docker", "top", redis], capture_output=True, text=True
-        ).stdout,
+        lambda: (
+            f"sleep {HOLD_SECONDS}"
+            in subprocess.run(["docker", "top", container], capture_output=True, text=True).stdout
+        ),
         "the reset hook to run in the redis container",
     )
     started = time.monotonic()
@@ -181,7 +181,7 @@ def test_sigint_during_a_reset_removes_the_lease_and_the_next_run_is_fresh(
         output,
         expect_code=130,
         status="interrupted",
-        message="interrupted by SIGINT",
+        message="interrupted by SIGINT; the stack was torn down",
         project=leased.lease,  # a lease whose reset did not finish is removed, containers and all
     )
     assert data["reuse"]["warm"] is True and data["reuse"]["kept"] is False, data["reuse"]
@@ -189,6 +189,7 @@ def test_sigint_during_a_reset_removes_the_lease_and_the_next_run_is_fresh(
     assert phases["reset"] == "interrupted" and phases["down"] == "ok", data["phases"]
     assert "test" not in phases, data["phases"]  # no test ran on a half-reset stack
     assert "lease kept" not in output
+    assert f"lease {leased.lease} removed: this run stopped before its stack was reset" in output
     listed = run_cli(["stack", "leases", "--json"], leased.root).json()["leases"]
     assert [(x["project"], x["ready"], x["held_by"]) for x in listed] == [(leased.lease, False, None)]
 
@@ -216,8 +217,11 @@ def test_two_runs_racing_for_one_lease(leased: Leased, tmp_path: Path) -> None:
     marker, release = tmp_path / "held", tmp_path / "release"
     env = {"HOLD_MARKER": str(marker), "HOLD_RELEASE": str(release)}
     a, b = leased.start(env), leased.start(env)  # started together: either may take the lease
-    output = lambda: "".join(a.stderr) + "\n----\n" + "".join(b.stderr)  # noqa: E731
     both = (a, b)
+
+    def output() -> str:
+        return "".join(a.stderr) + "\n----\n" + "".join(b.stderr)
+
     # The winner is in its tests, holding the lease (it waits there until released)...
     wait_until(
         lambda: marker.exists() or all(r.proc.poll() is not None for r in both),
@@ -240,6 +244,7 @@ def test_two_runs_racing_for_one_lease(leased: Leased, tmp_path: Path) -> None:
     assert code_w == 0 and code_l == 0, output()
     assert won["project"] == leased.lease and won["reuse"]["warm"] is True, won["reuse"]
     assert phase(won, "reset")["detail"] == "state reset to just migrated"
+    assert "in use by another run" not in out_w and f"lease kept: {leased.lease}" in out_w, out_w
     assert phase(won, "test")["detail"].startswith(STATE_GREEN), phase(won, "test")
 
     warning = (
@@ -276,7 +281,9 @@ def own_redis_tag() -> Iterator[str]:
 
 
 def image_id(ref: str) -> str:
-    return docker_json("image", "inspect", "--format", "{{.Id}}", ref)[0]
+    found = docker_json("image", "inspect", "--format", "{{.Id}}", ref)[0]
+    assert found.startswith("sha256:"), found
+    return found
 
 
 def test_an_image_retagged_under_a_lease_replaces_it(
@@ -304,8 +311,7 @@ def test_an_image_retagged_under_a_lease_replaces_it(
     assert after != before
 
     code, data, output = leased.run()
-    short = lambda image: image.removeprefix("sha256:")[:12]  # noqa: E731
-    why = f"image {own_redis_tag} is now {short(after)} (was {short(before)})"
+    why = f"image {own_redis_tag} is now {after[7:19]} (was {before[7:19]})"  # past "sha256:"
     assert data["reuse"]["changed"] == [why], data["reuse"]
     assert f"lease {leased.lease}: {why}; replacing it with a fresh stack" in output
     assert_fresh_pass(code, data, output, leased)
@@ -313,11 +319,6 @@ def test_an_image_retagged_under_a_lease_replaces_it(
     assert docker_json("inspect", "--format", "{{.Image}}", redis) == [after]  # the new image runs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`ci-toolkit stack prune` does not pass the leases to prune.prune (commands/stack.py), "
-    "so a held lease is judged as a kept stack: 'older than 0h', stale",
-)
 def test_prune_never_removes_a_held_lease(leased: Leased, tmp_path: Path) -> None:
     marker, release = tmp_path / "held", tmp_path / "release"
     run = leased.start({"HOLD_MARKER": str(marker), "HOLD_RELEASE": str(release)})
@@ -327,8 +328,8 @@ def test_prune_never_removes_a_held_lease(leased: Leased, tmp_path: Path) -> Non
         pruned = run_cli(["stack", "prune", "--older-than", "0", "--dry-run", "--json"], leased.root)
         assert pruned.returncode == 0, pruned.output
         decisions = {d["project"]: d for d in pruned.json()["stacks"]}
-        assert decisions[leased.lease]["stale"] is False, decisions[leased.lease]
-        assert decisions[leased.lease]["reason"] == "a lease held by a running integration-run"
+        held = decisions[leased.lease]
+        assert (held["stale"], held["reason"]) == (False, "a lease held by a running integration-run")
     finally:
         release.write_text("")
     code, data, output = run.finish()
