@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from ci_toolkit.commands.common import CommonOptions, emit_json, plan_run
@@ -21,7 +22,7 @@ from ci_toolkit.reuse.identity import Identity
 
 def identity(opts: CommonOptions) -> Identity:
     """The identity a run of this config would have now (validates config, env and compose)."""
-    ctx = plan_run(opts, snapshot=True)
+    ctx = plan_run(replace(opts, quiet=True), snapshot=True)  # stdout: the key alone
     seq = sequence.Sequence(ctx)
     with ctx.guard.installed():
         seq.step("validate")

@@ -247,6 +247,8 @@ def test(ctx: RunContext, state: RunState) -> Tested:
     events = state.events
     signalled = events.was_signalled if events is not None else (lambda container_id: False)
     forked = leasing.take_prestarted(ctx, state)
+    if forked is not None:
+        ctx.reporter.info("    pytest forked ahead from the lease's warm interpreter")
     test_run = pytest_run.run(
         ctx.config.pytest,
         ctx.tests_env(state.env, state.secrets),

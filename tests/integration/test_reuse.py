@@ -114,3 +114,30 @@ def test_without_reuse_nothing_is_kept(example_project: Path) -> None:
     data = run_cli(["integration-run", "--json", "--", "-k", "orders"], example_project).json()
     assert "reuse" not in data
     assert_no_leaks(data["project"])
+
+
+def zygote_processes(lease: str) -> list[int]:
+    from ci_toolkit.reuse import zygote
+
+    wanted = zygote.socket_path(lease).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and wanted in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_warm_run_forks_its_pytest_ahead_and_stack_down_stops_the_interpreter(reuse_project: Path) -> None:
+    first = run(reuse_project)
+    lease = first["reuse"]["lease"]
+    assert len(zygote_processes(lease)) == 1  # started when the lease was kept
+    result = run_cli(["integration-run", "--reuse", "--json", "--", "-k", "state_of_an_earlier"], reuse_project)
+    data = result.json()
+    assert data["exit_code"] == 0 and data["reuse"]["warm"] is True, result.output
+    assert "pytest forked ahead from the lease's warm interpreter" in result.output
+    assert data["tests"]["passed"] == 1 and data["coverage_percent"] is not None
+    assert run_cli(["stack", "down", "--lease"], reuse_project).returncode == 0
+    assert zygote_processes(lease) == []
