@@ -5,8 +5,9 @@ tests used last time, then forks one pytest per request, so a warm run's tests s
     python -m ci_toolkit.pytest_zygote SOCKET MODULES_FILE IDLE_SECONDS
 
 Runs in the tests' interpreter and imports nothing of ci-toolkit (like `pytest_plugin`). Never
-imported ahead of time: the project's own modules (they may change between runs), pytest plugins
-registered as entry points (pytest could not rewrite their asserts: "Module already imported").
+imported ahead of time: the project's own modules (they may change between runs). Plugins are,
+with their dependencies, but each child forgets the plugins' own modules so that pytest imports
+them again through its assertion rewriter.
 It stops itself after IDLE_SECONDS without a request, and when the installed packages changed
 (a pip install): the next run then spawns pytest the ordinary way and starts a new one.
 
@@ -61,19 +62,31 @@ def installed_signature() -> list[tuple[str, float]]:
     return sorted((d, os.stat(d).st_mtime) for d in dirs if os.path.isdir(d))
 
 
-def preload(modules_file: Path) -> None:
-    plugins = {ep.value.split(":")[0].split(".")[0] for ep in metadata.entry_points(group="pytest11")}
-    wanted = list(PYTEST_MODULES)
+def preload(modules_file: Path) -> set[str]:
+    """Import pytest, the plugins (with what they import) and the installed libraries the tests
+    used; return the plugins' top-level packages, which each forked child forgets again."""
+    plugin_modules = [ep.value.split(":")[0] for ep in metadata.entry_points(group="pytest11")]
+    plugins = {m.split(".")[0] for m in plugin_modules} | {"ci_toolkit"}
+    wanted = [*PYTEST_MODULES, *plugin_modules]
     if modules_file.is_file():
-        wanted += [m for m in modules_file.read_text().split() if m not in plugins and m != "ci_toolkit"]
+        wanted += [m for m in modules_file.read_text().split() if m not in plugins]
     for name in wanted:
         try:
             importlib.import_module(name)
         except Exception:
             continue
+    return plugins
 
 
-def serve(sock: socket.socket, idle: float) -> None:
+def forget(packages: set[str]) -> None:
+    """Drop the plugins' own modules (their dependencies stay imported): pytest imports them again,
+    cheaply, through its assertion rewriter, which refuses modules imported before it started
+    ("Module already imported so cannot be rewritten")."""
+    for name in [n for n in sys.modules if n.split(".")[0] in packages]:
+        del sys.modules[name]
+
+
+def serve(sock: socket.socket, idle: float, plugins: set[str]) -> None:
     signature = installed_signature()
     sock.settimeout(idle)
     while True:
@@ -98,6 +111,7 @@ def serve(sock: socket.socket, idle: float) -> None:
             if pid == 0:
                 sock.close()
                 conn.close()
+                forget(plugins)
                 _child(json.loads(message), fds[0], fds[1])
             for fd in fds:
                 os.close(fd)
@@ -141,7 +155,7 @@ def _child(request: dict[str, Any], out_fd: int, gate_fd: int) -> None:
 
 def main(argv: list[str]) -> int:
     socket_path, modules_file, idle = argv[0], Path(argv[1]), float(argv[2])
-    preload(modules_file)
+    plugins = preload(modules_file)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(socket_path)
@@ -153,7 +167,7 @@ def main(argv: list[str]) -> int:
     for target in (1, 2):
         os.dup2(null, target)
     try:
-        serve(sock, idle)
+        serve(sock, idle, plugins)
     finally:
         sock.close()
         with contextlib.suppress(FileNotFoundError):
