@@ -19,6 +19,7 @@ import os
 import select
 import signal
 import socket
+import struct
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from ci_toolkit import proc
+from ci_toolkit.errors import InfrastructureError
 from ci_toolkit.reuse.paths import leases_dir
 
 IDLE_SECONDS = 30 * 60  # a zygote nobody asked for this long stops itself
@@ -33,9 +35,24 @@ READY_TIMEOUT = 15.0
 
 
 def socket_path(name: str) -> str:
-    """Short, in the temp dir: a unix socket path is limited to ~100 bytes."""
+    """Short (a unix socket path is limited to ~100 bytes), in a directory only this user can
+    enter: the tests' environment, secrets included, goes through this socket."""
     digest = hashlib.sha256(str(leases_dir() / name).encode()).hexdigest()[:12]
-    return str(Path(tempfile.gettempdir()) / f"citk-{digest}.sock")
+    return str(_private_dir() / f"citk-{digest}.sock")
+
+
+def _private_dir() -> Path:
+    path = Path(tempfile.gettempdir()) / f"ci-toolkit-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    info = path.lstat()
+    if not path.is_dir() or path.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise InfrastructureError(
+            f"{path} is not a private directory of this user (owner uid {info.st_uid}, "
+            f"mode {info.st_mode & 0o777:o}); the warm pytest's socket cannot go there",
+            hint=f"remove {path} (or set TMPDIR to a directory of your own) and run again",
+        )
+    return path
 
 
 def modules_file(name: str) -> Path:
@@ -63,13 +80,13 @@ def start(name: str, python: str, env: Mapping[str, str], cwd: Path) -> bool:
 def stop(name: str) -> None:
     """Stop the lease's zygote (its lease is gone). Only a process that is our zygote is signalled."""
     path = _pid_file(name)
-    with contextlib.suppress(FileNotFoundError, ValueError):
+    with contextlib.suppress(FileNotFoundError, ValueError, InfrastructureError):
         pid = int(path.read_text())
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes() if Path(f"/proc/{pid}").exists() else b""
         if b"ci_toolkit.pytest_zygote" in cmdline and socket_path(name).encode() in cmdline:
             os.kill(pid, signal.SIGTERM)
     path.unlink(missing_ok=True)
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(FileNotFoundError, InfrastructureError):
         os.unlink(socket_path(name))
 
 
@@ -167,10 +184,18 @@ def alive(name: str) -> bool:
 
 
 def _connect(name: str) -> socket.socket | None:
+    """A connection to the lease's zygote, only if the process listening is this user's."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(1.0)
         sock.connect(socket_path(name))
+        peercred = getattr(socket, "SO_PEERCRED", None)  # Linux; elsewhere the private dir is the guard
+        if peercred is not None:
+            _, uid, _ = struct.unpack(
+                "3i", sock.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i"))
+            )
+            if uid != os.getuid():
+                raise OSError(f"the socket's listener runs as uid {uid}")
     except OSError:
         sock.close()
         return None
