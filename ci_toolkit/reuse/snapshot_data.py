@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 from ci_toolkit.config import ServiceCheck
 from ci_toolkit.errors import CiToolkitError, InfrastructureError
 from ci_toolkit.reuse.snapshot_entry import Manifest, digest_of, writing
+from ci_toolkit.reuse.wal_filter import without_old_wal
 from ci_toolkit.stack.engine import ContainerState, Engine, connection_lost, lost
 
 DEFAULT_DATA_PATH = "/var/lib/postgresql/data"  # the postgres image's PGDATA
@@ -42,7 +43,7 @@ def capture(
     deadline = time.monotonic() + timeout
     container = _container(engine, project, service, "running")
     data_path = data_directory(engine, container.id)
-    _checkpoint(service, check, host, host_port, timeout)
+    wal = _checkpoint(service, check, host, host_port, timeout)
     with writing(key) as entry:
         _call("pause the container", service, data_path, engine.pause, container.id)
         try:
@@ -50,7 +51,8 @@ def capture(
                 "archive the data", service, data_path, engine.get_archive, container.id, data_path
             )
             try:
-                entry.add_archive(service, data_path, _until(deadline, chunks, service, data_path))
+                stream = _until(deadline, chunks, service, data_path)
+                entry.add_archive(service, data_path, without_old_wal(stream, *wal) if wal else stream)
             finally:
                 chunks.close()  # an unfinished archive holds the container's lock: unpause would wait
         finally:
@@ -126,7 +128,11 @@ def _container(engine: Engine, project: str, service: str, status: str) -> Conta
     return found[0]
 
 
-def _checkpoint(service: str, check: ServiceCheck, host: str, port: int, timeout: float) -> None:
+def _checkpoint(
+    service: str, check: ServiceCheck, host: str, port: int, timeout: float
+) -> tuple[str, str] | None:
+    """CHECKPOINT; then the WAL segments recovery will read from (the redo point's) and to (the
+    current one), or None when the server does not say (then all of pg_wal is kept)."""
     import psycopg  # heavy; only needed when capturing
 
     try:
@@ -136,14 +142,28 @@ def _checkpoint(service: str, check: ServiceCheck, host: str, port: int, timeout
             options=f"-c statement_timeout={max(1, round(timeout * 1000))}",
         ) as conn:  # fmt: skip
             conn.execute("CHECKPOINT")
+            return _wal_range(conn)
     except psycopg.errors.InsufficientPrivilege:
-        pass  # not a superuser (nor pg_checkpoint): the image is as consistent, recovery replays more WAL
+        return None  # not a superuser (nor pg_checkpoint): as consistent, recovery replays more WAL
     except psycopg.Error as exc:
         raise InfrastructureError(
             f"cannot run CHECKPOINT on service {service} at {host}:{port} before its snapshot: "
             f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
             hint="is the database up and are the credentials in the config right?",
         ) from None
+
+
+def _wal_range(conn: Any) -> tuple[str, str] | None:
+    import psycopg
+
+    try:
+        row = conn.execute(
+            "SELECT pg_walfile_name(redo_lsn), pg_walfile_name(pg_current_wal_lsn()) "
+            "FROM pg_control_checkpoint()"
+        ).fetchone()
+    except psycopg.Error:
+        return None  # not allowed to ask: every segment is kept
+    return (str(row[0]), str(row[1])) if row and row[0] and row[1] else None
 
 
 def _until(deadline: float, chunks: Iterable[bytes], service: str, path: str) -> Iterator[bytes]:
