@@ -107,6 +107,18 @@ def start_daemon(
     return child.pid
 
 
+def signal_process(pid: int, signum: int) -> bool:
+    """Send `signum` to a process this user started outside `run`/`stream` (a lease's zygote, a
+    pytest it forked); signal 0 only asks whether it is alive. False if it is gone."""
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, and someone else's: never ours to signal
+    return True
+
+
 @dataclass(frozen=True)
 class Streamed:
     """How a streamed command ended; `stopped` is TIMED_OUT or CANCELLED if ci-toolkit stopped it."""

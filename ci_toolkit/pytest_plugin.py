@@ -35,7 +35,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
         line = gate.readline()
     if not line.strip():
         os._exit(3)
-    os.environ.update(json.loads(line)["env"])
+    final = json.loads(line)["env"]
+    os.environ.clear()  # the final environment whole: nothing only the guess had survives
+    os.environ.update(final)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -39,11 +39,18 @@ def snapshot_key(
     )
 
 
-def snapshot_save(directory: DirArg, config: ConfigOpt = None, artifacts_dir: ArtifactsOpt = None) -> int:
-    """Write this stack's snapshot into DIR as one checksummed archive."""
+def snapshot_save(
+    directory: DirArg,
+    config: ConfigOpt = None,
+    artifacts_dir: ArtifactsOpt = None,
+    github_output: Annotated[
+        bool, typer.Option("--github-output", help="Also write saved=true|false to $GITHUB_OUTPUT.")
+    ] = False,
+) -> int:
+    """Write this stack's snapshot into DIR as one checksummed archive (if it is up to date)."""
     from ci_toolkit.commands.snapshot import snapshot_save as command
 
-    return command(common_options(config, artifacts_dir, None), directory)
+    return command(common_options(config, artifacts_dir, None), directory, github_output=github_output)
 
 
 def snapshot_load(directory: DirArg, config: ConfigOpt = None) -> int:

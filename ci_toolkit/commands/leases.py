@@ -6,11 +6,9 @@ import time
 
 from ci_toolkit.commands.common import CommonOptions, emit_json
 from ci_toolkit.errors import UsageError
-from ci_toolkit.pipeline import checks, context, saved_stack, sequence
-from ci_toolkit.pipeline.context import RunOptions
+from ci_toolkit.pipeline import sequence
 from ci_toolkit.reuse import lease
 from ci_toolkit.reuse.paths import leases_dir
-from ci_toolkit.stack.compose import Stack
 
 
 def stack_leases(*, json_mode: bool) -> int:
@@ -36,22 +34,12 @@ def stack_leases(*, json_mode: bool) -> int:
 
 def lease_down(opts: CommonOptions) -> int:
     """Remove this config's lease (its stack and record); refused while a run holds it."""
-    config = opts.load_config()
-    name = lease.name_for(config)
-    ctx = context.plan(config, RunOptions(artifacts_dir=opts.artifacts_dir, reuse=True), opts.reporter())
-    if ctx.lease is None:
+    if opts.project:
         raise UsageError(
-            f"lease {name} is in use by a running integration-run (pid {lease.holder(name)})",
-            hint="let that run finish (or stop it), then run `ci-toolkit stack down --lease` again",
+            "--lease and --project exclude each other: --lease removes this config's lease",
+            hint="`ci-toolkit stack leases` lists the leases; `stack down --project NAME` removes one stack",
         )
-    try:
-        stack = Stack(name, config.compose_files, config.profiles, config.root, dict(config.env_defaults))
-        saved = saved_stack.SavedStack(stack, "lease")
-        seq = sequence.attach(ctx, saved, {**checks.resolve_env(config).values})
-        with ctx.guard.installed():
-            sequence.remove(seq)  # compose down, then anything labelled
-        ctx.lease.discard()
-    finally:
-        ctx.release_lease()
-    ctx.reporter.line(f"lease {name} removed (containers, networks, volumes)", always=True)
+    config = opts.load_config()
+    name = sequence.remove_lease(config, opts.artifacts_dir, opts.reporter())
+    opts.reporter().line(f"lease {name} removed (containers, networks, volumes)", always=True)
     return 0

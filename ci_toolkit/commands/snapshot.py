@@ -41,24 +41,38 @@ def snapshot_key(opts: CommonOptions, *, restore_prefix: bool, github_output: bo
         directory = str(Path(temp) / "ci-toolkit-snapshot")
         github.write_outputs(Path(out), {"key": key, "restore-prefix": prefix, "dir": directory})
     if opts.json_mode:
-        emit_json({"key": key, "restore_prefix": prefix, "identity": _public(ident)})
+        emit_json({"key": key, "restore_prefix": prefix, "identity": ident.public_dict()})
     else:
         opts.reporter().line(prefix if restore_prefix else key, always=True)
     return 0
 
 
-def snapshot_save(opts: CommonOptions, directory: Path) -> int:
+def snapshot_save(opts: CommonOptions, directory: Path, *, github_output: bool = False) -> int:
+    """Export the snapshot for the current key, only if it holds exactly the current migrations:
+    saved under the current key, an older one would be restored by exact match forever after."""
     ident = identity(opts)
     reporter = opts.reporter()
-    if snapshot.find(ident.base_key, warn=reporter.warn) is None:
+    found = snapshot.find(ident.base_key, warn=reporter.warn)
+    saved = found is not None and tuple(map(tuple, found.migrations)) == tuple(ident.migrations)
+    if found is None:
         reporter.line(
             f"no snapshot for {ident.key} on this machine "
             "(run `integration-run --snapshot` first); nothing saved",
             always=True,
         )
-        return 0
-    path = snapshot.export(ident.base_key, directory)
-    reporter.line(f"snapshot {ident.key} saved to {path}", always=True)
+    elif not saved:
+        reporter.warn(
+            f"the snapshot here holds {len(found.migrations)} of the {len(ident.migrations)} migrations "
+            "(the run stopped before its snapshot step?); not saved under the current key"
+        )
+    else:
+        path = snapshot.export(ident.base_key, directory)
+        reporter.line(f"snapshot {ident.key} saved to {path}", always=True)
+    if github_output:
+        out = os.environ.get("GITHUB_OUTPUT")
+        if not out:
+            raise UsageError("--github-output: GITHUB_OUTPUT is not set (it is, in a GitHub Actions step)")
+        github.write_outputs(Path(out), {"saved": "true" if saved else "false"})
     return 0
 
 
@@ -98,10 +112,3 @@ def snapshot_list(opts: CommonOptions) -> int:
     if opts.json_mode:
         emit_json({"snapshots": [m.to_dict() for m in found]})
     return 0
-
-
-def _public(ident: Identity) -> dict[str, object]:
-    data = ident.to_dict()
-    data.pop("salt", None)
-    data.pop("env", None)  # per-variable digests: only useful next to their salt
-    return data

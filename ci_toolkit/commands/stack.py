@@ -66,12 +66,12 @@ def stack_prune(older_than: float, *, dry_run: bool, json_mode: bool) -> int:
     from ci_toolkit.stack.engine import Engine
 
     reporter = make_reporter(json_mode=json_mode, quiet=False)
-    leases = lease.activity()  # a lease is judged by idle time, and never while a run holds it
-    decisions = prune.prune(Engine.connect(), older_than, dry_run=dry_run, leases=leases)
-    if not dry_run:
-        for d in decisions:
-            if d.stale and d.stack.project in leases:
-                lease.drop(d.stack.project)
+    with lease.idle_held() as leases:  # judged by idle time, never while a run holds it
+        decisions = prune.prune(Engine.connect(), older_than, dry_run=dry_run, leases=leases)
+        if not dry_run:
+            for d in decisions:
+                if d.stale and d.stack.project in leases:
+                    lease.drop(d.stack.project)
     verb = "would remove" if dry_run else "removed"
     for d in decisions:
         reporter.line(f"{verb if d.stale else 'kept'} {d.stack.project}: {d.reason}", always=True)

@@ -59,9 +59,8 @@ def prestart(ctx: RunContext) -> Prestarted | None:
         workers=ctx.options.workers,
         test_timeout=ctx.options.test_timeout,
     )
-    child = zygote.fork(
-        ctx.lease.name, cmd[3:], ctx.config.root, process_env(full)
-    )  # after `python -m pytest`
+    # cmd is `python -m pytest ...`: the zygote of that interpreter runs what follows.
+    child = zygote.fork(ctx.lease.name, cmd[0], cmd[3:], ctx.config.root, process_env(full))
     return Prestarted(child, services) if child is not None else None
 
 
@@ -72,7 +71,7 @@ def take_prestarted(ctx: RunContext, state: RunState) -> zygote.ForkedPytest | N
     if pre is None:
         return None
     same = {n: s.ports for n, s in pre.services.items()} == {n: s.ports for n, s in state.services.items()}
-    if state.warm and same:
+    if state.warm and same and pre.child.poll() is None:
         return pre.child
     pre.child.cancel()
     return None
@@ -93,7 +92,21 @@ def identity_for(
     files = migrations.discover(ctx.config.migrations.directory) if ctx.config.migrations else []
     found = ctx.lease.found if ctx.lease is not None else None
     salt = found.identity.salt if found is not None else None  # same salt: changed variables are named
-    return identity.compute(model, engine, [(m.name, m.checksum()) for m in files], env, salt=salt)
+    return identity.compute(
+        model, engine, [(m.name, m.checksum()) for m in files], env, config=_config_part(ctx), salt=salt
+    )
+
+
+def _config_part(ctx: RunContext) -> dict[str, Any]:
+    """What of the ci-toolkit config shapes the migrated state or how it is reached."""
+    mig = ctx.config.migrations
+    return {
+        "migrations": None
+        if mig is None
+        else {"dsn": mig.dsn, "table": mig.table, "dir": str(mig.directory)},
+        "services": [{**c.to_dict(), "password": c.password} for c in ctx.config.services],
+        "export": dict(ctx.config.export),
+    }
 
 
 def reuse_or_replace(ctx: RunContext, state: RunState) -> Upped:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ci_toolkit import proc
 from ci_toolkit.config import PytestConfig
 from ci_toolkit.errors import CiToolkitError, TestRunnerError
+from ci_toolkit.pipeline.context import process_env
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.results import progress
 from ci_toolkit.results.junit import read_coverage, read_junit
@@ -181,7 +182,12 @@ def run(
         cfg, env, out_dir, extra_args=extra_args, workers=workers, test_timeout=test_timeout
     )
     if forked is not None:
-        forked.release(added_env)
+        try:
+            forked.release(process_env(added_env))  # its whole environment, as a new process would get
+        except TestRunnerError as exc:  # it died at its gate: no test ran; start one the ordinary way
+            on_line(f"({exc}; starting pytest anew)")
+            forked.cancel()
+            forked = None
     seen = progress.OutputCounter()
     on_line(f"$ {shlex.join(cmd)}")
     try:

@@ -14,14 +14,29 @@ import shlex
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from pathlib import Path
 
-from ci_toolkit.errors import ArtifactsUnwritable, ExitCode, Interrupted
-from ci_toolkit.pipeline import artifacts, diagnostics, endpoints, leasing, outcome, saved_stack, steps
-from ci_toolkit.pipeline.context import RunContext
+from ci_toolkit.config import Config
+from ci_toolkit.errors import ArtifactsUnwritable, ExitCode, Interrupted, UsageError
+from ci_toolkit.output.console import Reporter
+from ci_toolkit.pipeline import (
+    artifacts,
+    checks,
+    context,
+    diagnostics,
+    endpoints,
+    leasing,
+    outcome,
+    saved_stack,
+    steps,
+)
+from ci_toolkit.pipeline.context import RunContext, RunOptions
 from ci_toolkit.pipeline.state import Product, RunState
 from ci_toolkit.pipeline.timeline import Timeline
 from ci_toolkit.results.model import RunResult
+from ci_toolkit.reuse import lease
 from ci_toolkit.stack import ownership
+from ci_toolkit.stack.compose import Stack
 from ci_toolkit.stack.engine import Engine
 
 Step = Callable[[RunContext, RunState], Product]
@@ -220,3 +235,24 @@ def keep_stack(ctx: RunContext, state: RunState) -> None:
         say(line, always=True)
     say("tear it down with:  ci-toolkit stack down", always=True)
     say(f"  or:  {shlex.join(state.stack.command('down', '--volumes', '--remove-orphans'))}", always=True)
+
+
+def remove_lease(config: Config, artifacts_dir: Path | None, reporter: Reporter) -> str:
+    """`stack down --lease`: this config's lease removed like any stack (compose down, then
+    anything labelled), then forgotten with its warm pytest; refused while a run holds it."""
+    ctx = context.plan(config, RunOptions(artifacts_dir=artifacts_dir, reuse=True), reporter)
+    name = lease.name_for(config)
+    if ctx.lease is None:
+        raise UsageError(
+            f"lease {name} is in use by a running integration-run (pid {lease.holder(name)})",
+            hint="let that run finish (or stop it), then run `ci-toolkit stack down --lease` again",
+        )
+    try:
+        stack = Stack(name, config.compose_files, config.profiles, config.root, dict(config.env_defaults))
+        seq = attach(ctx, saved_stack.SavedStack(stack, "lease"), dict(checks.resolve_env(config).values))
+        with ctx.guard.installed():
+            remove(seq)
+        ctx.lease.discard()
+    finally:
+        ctx.release_lease()
+    return name

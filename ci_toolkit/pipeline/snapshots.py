@@ -77,7 +77,7 @@ def save(ctx: RunContext, state: RunState) -> SnapshotSaved:
             service.host,
             service.ports[check.port],
             key=state.identity.base_key,
-            identity=state.identity.to_dict(),
+            identity=state.identity.public_dict(),  # goes through actions/cache: no salt, no digests
             migrations=state.identity.migrations,
             timeout=ctx.config.timeouts.migrate,
         )

@@ -13,13 +13,14 @@ it was last used (prune removes a lease idle past the TTL, never a held one).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
 import string
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -106,11 +107,11 @@ class Lease:
         _record_path(self.name).unlink(missing_ok=True)
 
     def discard(self) -> None:
-        """Forget the lease altogether (its stack is gone): record, warm pytest, lock file."""
+        """Forget the lease altogether (its stack is gone): record and warm pytest. The lock file
+        stays (see `acquire`)."""
         zygote.stop(self.name)
         modules_file(self.name).unlink(missing_ok=True)
         self.forget()
-        (leases_dir() / f"{self.name}.lock").unlink(missing_ok=True)
 
     def release(self) -> None:
         if self._fd >= 0:
@@ -126,28 +127,49 @@ def name_for(config: Config) -> str:
     return f"{config.project_prefix}-{slug}-lease-{where}"
 
 
+ACQUIRE_TRIES = 3  # a prune holding idle leases for a moment must not send a run to a fresh stack
+
+
 def acquire(name: str) -> Lease | None:
-    """The lease, held; None when another live run holds it."""
-    directory = leases_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    """The lease, held; None when another live run holds it. The lock file is never removed:
+    a run that opened it just before a removal would lock a file nobody else sees."""
+    directory = _private(leases_dir())
     fd = os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
+    for attempt in range(ACQUIRE_TRIES):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if attempt == ACQUIRE_TRIES - 1:
+                os.close(fd)
+                return None
+            time.sleep(0.01)
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
     return Lease(name, fd)
 
 
 def holder(name: str) -> int | None:
-    """The pid holding the lease, or None if nobody does (the lock file says who took it last)."""
+    """The pid holding the lease, or None if nobody does. Looked up without taking the lock
+    (a lookup must never make a run find the lease busy): in /proc/locks on Linux."""
     path = leases_dir() / f"{name}.lock"
     try:
-        fd = os.open(path, os.O_RDONLY)
+        inode = path.stat().st_ino
     except FileNotFoundError:
         return None
+    try:
+        locks = Path("/proc/locks").read_text()
+    except OSError:
+        return _holder_by_trying(path)
+    for line in locks.splitlines():  # "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"
+        parts = line.split()
+        if len(parts) > 5 and parts[1] == "FLOCK" and parts[5].rsplit(":", 1)[-1] == str(inode):
+            return int(parts[4]) if parts[4].isdigit() else -1
+    return None
+
+
+def _holder_by_trying(path: Path) -> int | None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -158,10 +180,38 @@ def holder(name: str) -> int | None:
     return None
 
 
+def _private(directory: Path) -> Path:
+    """The state directories are this user's alone (0700): records hold identities and salts."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return directory
+
+
 def listing() -> list[LeaseInfo]:
     directory = leases_dir()
-    names = sorted({p.stem for p in directory.glob("*.json")} | {p.stem for p in directory.glob("*.lock")})
-    return [LeaseInfo(n, _read(_record_path(n)), holder(n)) for n in names] if directory.is_dir() else []
+    if not directory.is_dir():
+        return []
+    held = {p.stem: holder(p.stem) for p in directory.glob("*.lock")}
+    names = sorted({p.stem for p in directory.glob("*.json")} | {n for n, pid in held.items() if pid})
+    return [LeaseInfo(n, _read(_record_path(n)), held.get(n)) for n in names]
+
+
+@contextlib.contextmanager
+def idle_held() -> Iterator[dict[str, tuple[float, bool]]]:
+    """What prune needs (`activity`), with every idle lease locked meanwhile: no run can take one
+    between the decision and the removal. Leases that could not be locked count as held."""
+    taken: list[Lease] = []
+    found: dict[str, tuple[float, bool]] = {}
+    try:
+        for info in listing():
+            held = acquire(info.name) if info.holder is None else None
+            if held is not None:
+                taken.append(held)
+            last_used = info.record.last_used if info.record else 0.0
+            found[info.name] = (last_used, held is None)
+        yield found
+    finally:
+        for held in taken:
+            held.release()
 
 
 def activity() -> dict[str, tuple[float, bool]]:
@@ -172,14 +222,11 @@ def activity() -> dict[str, tuple[float, bool]]:
     }
 
 
-def drop(name: str) -> bool:
-    """Forget a lease whose stack was removed (prune, `stack down --lease`), unless a run holds it."""
-    held = acquire(name)
-    if held is None:
-        return False
-    held.discard()
-    held.release()
-    return True
+def drop(name: str) -> None:
+    """Forget a lease whose stack a prune removed while holding it (`idle_held`)."""
+    zygote.stop(name)
+    modules_file(name).unlink(missing_ok=True)
+    _record_path(name).unlink(missing_ok=True)
 
 
 def _record_path(name: str) -> Path:
@@ -197,5 +244,7 @@ def _read(path: Path) -> LeaseRecord | None:
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(data, indent=2, sort_keys=True))
     os.replace(tmp, path)  # atomic: a reader sees the old record or the new one

@@ -20,6 +20,7 @@ import select
 import signal
 import socket
 import struct
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -27,18 +28,25 @@ from pathlib import Path
 from typing import IO
 
 from ci_toolkit import proc
-from ci_toolkit.errors import InfrastructureError
+from ci_toolkit.errors import InfrastructureError, TestRunnerError
 from ci_toolkit.reuse.paths import leases_dir
 
 IDLE_SECONDS = 30 * 60  # a zygote nobody asked for this long stops itself
 READY_TIMEOUT = 15.0
 
 
-def socket_path(name: str) -> str:
+def socket_path(name: str, python: str = sys.executable) -> str:
     """Short (a unix socket path is limited to ~100 bytes), in a directory only this user can
-    enter: the tests' environment, secrets included, goes through this socket."""
-    digest = hashlib.sha256(str(leases_dir() / name).encode()).hexdigest()[:12]
-    return str(_private_dir() / f"citk-{digest}.sock")
+    enter: the tests' environment, secrets included, goes through this socket. One per lease and
+    interpreter: a run from another virtualenv (tox, nox) or with another PYTHONPATH never forks
+    from this one's."""
+    return str(_private_dir() / f"citk-{_flavour(name, python)}.sock")
+
+
+def _flavour(name: str, python: str) -> str:
+    python_env = sorted((k, v) for k, v in os.environ.items() if k.startswith("PYTHON"))
+    seed = json.dumps([str(leases_dir() / name), python, os.path.realpath(python), python_env])
+    return hashlib.sha256(seed.encode()).hexdigest()[:12]
 
 
 def _private_dir() -> Path:
@@ -60,39 +68,40 @@ def modules_file(name: str) -> Path:
     return leases_dir() / f"{name}.modules"
 
 
-def _pid_file(name: str) -> Path:
-    return leases_dir() / f"{name}.zygote"
-
-
 def start(name: str, python: str, env: Mapping[str, str], cwd: Path) -> bool:
-    """Start the lease's zygote unless one answers already."""
-    if alive(name):
+    """Start the lease's zygote for `python` unless one answers already."""
+    if alive(name, python):
         return True
-    where = socket_path(name)
+    where = socket_path(name, python)
     cmd = [python, "-m", "ci_toolkit.pytest_zygote", where, str(modules_file(name)), str(IDLE_SECONDS)]
     pid = proc.start_daemon(cmd, env=env, cwd=cwd, ready="ready", timeout=READY_TIMEOUT)
     if pid is None:
         return False
-    _pid_file(name).write_text(str(pid))
+    record = {"pid": pid, "socket": where}
+    (leases_dir() / f"{name}.{_flavour(name, python)}.zygote").write_text(json.dumps(record))
     return True
 
 
 def stop(name: str) -> None:
-    """Stop the lease's zygote (its lease is gone). Only a process that is our zygote is signalled."""
-    path = _pid_file(name)
-    with contextlib.suppress(FileNotFoundError, ValueError, InfrastructureError):
-        pid = int(path.read_text())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes() if Path(f"/proc/{pid}").exists() else b""
-        if b"ci_toolkit.pytest_zygote" in cmdline and socket_path(name).encode() in cmdline:
-            os.kill(pid, signal.SIGTERM)
-    path.unlink(missing_ok=True)
-    with contextlib.suppress(FileNotFoundError, InfrastructureError):
-        os.unlink(socket_path(name))
+    """Stop the lease's zygotes (its lease is gone). Only a process that is one is signalled."""
+    for path in leases_dir().glob(f"{name}.*.zygote"):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            record = json.loads(path.read_text())
+            pid, where = int(record["pid"]), str(record["socket"])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes() if Path(f"/proc/{pid}").exists() else b""
+            if b"ci_toolkit.pytest_zygote" in cmdline and where.encode() in cmdline:
+                proc.signal_process(pid, signal.SIGTERM)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(where)
+        path.unlink(missing_ok=True)
 
 
-def fork(name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> ForkedPytest | None:
-    """A pytest forked from the lease's zygote, waiting at the gate; None without a usable zygote."""
-    conn = _connect(name)
+def fork(
+    name: str, python: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str]
+) -> ForkedPytest | None:
+    """A pytest forked from the lease's zygote for `python`, waiting at the gate; None without a
+    usable zygote."""
+    conn = _connect(name, python)
     if conn is None:
         return None
     out_r, out_w = os.pipe()
@@ -101,9 +110,10 @@ def fork(name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> F
         request = {"argv": list(argv), "cwd": str(cwd), "env": dict(env)}
         socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [out_w, gate_r])
         conn.settimeout(READY_TIMEOUT)
-        answer = json.loads(conn.makefile("rb").readline() or b"{}")
+        first, rest = _first_line(conn)
+        answer = json.loads(first or b"{}")
     except (OSError, ValueError):
-        answer = {}
+        answer, rest = {}, b""
     finally:
         os.close(out_w)
         os.close(gate_r)
@@ -113,7 +123,21 @@ def fork(name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> F
             os.close(fd)
         return None
     conn.settimeout(None)
-    return ForkedPytest(int(answer["pid"]), conn, os.fdopen(out_r, "r", errors="replace"), gate_w)
+    child = ForkedPytest(int(answer["pid"]), conn, os.fdopen(out_r, "r", errors="replace"), gate_w)
+    child.received(rest)  # the exit line may have come with the first (a child that died at once)
+    return child
+
+
+def _first_line(conn: socket.socket) -> tuple[bytes, bytes]:
+    """The first line from `conn` and whatever came after it (never buffered away)."""
+    data = b""
+    while b"\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    first, _, rest = data.partition(b"\n")
+    return first, rest
 
 
 class ForkedPytest:
@@ -129,11 +153,23 @@ class ForkedPytest:
         self._answer = b""
 
     def release(self, env: Mapping[str, str]) -> None:
-        """Let it run the tests, with `env` over what it was forked with."""
+        """Let it run the tests with `env` as its whole environment."""
         assert self._gate is not None
-        os.write(self._gate, json.dumps({"env": dict(env)}).encode() + b"\n")
-        os.close(self._gate)
-        self._gate = None
+        try:
+            os.write(self._gate, json.dumps({"env": dict(env)}).encode() + b"\n")
+        except OSError as exc:  # it died at its gate: the caller starts pytest the ordinary way
+            raise TestRunnerError(f"the pytest forked ahead exited before the tests: {exc}") from None
+        finally:
+            os.close(self._gate)
+            self._gate = None
+
+    def received(self, data: bytes) -> None:
+        self._answer += data
+        for line in self._answer.splitlines():
+            with contextlib.suppress(ValueError):
+                message = json.loads(line)
+                if isinstance(message, dict) and "exit" in message:
+                    self.returncode = int(message["exit"])
 
     def cancel(self) -> None:
         """Make it exit without running a test (the gate closes unopened), and wait for it."""
@@ -160,35 +196,29 @@ class ForkedPytest:
                 return None
             chunk = self._conn.recv(4096)
             if not chunk:  # the zygote died: so did its child's parent, not necessarily the child
-                self.returncode = -signal.SIGKILL if not _alive(self.pid) else 70
+                self.returncode = -signal.SIGKILL if not proc.signal_process(self.pid, 0) else 70
                 break
-            self._answer += chunk
-            for line in self._answer.splitlines():
-                with contextlib.suppress(ValueError):
-                    message = json.loads(line)
-                    if "exit" in message:
-                        self.returncode = int(message["exit"])
+            self.received(chunk)
         return self.returncode
 
     def send_signal(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, sig)
+        proc.signal_process(self.pid, sig)
 
 
-def alive(name: str) -> bool:
-    conn = _connect(name)
+def alive(name: str, python: str = sys.executable) -> bool:
+    conn = _connect(name, python)
     if conn is None:
         return False
     conn.close()  # an empty request: the zygote takes it as a liveness check
     return True
 
 
-def _connect(name: str) -> socket.socket | None:
+def _connect(name: str, python: str = sys.executable) -> socket.socket | None:
     """A connection to the lease's zygote, only if the process listening is this user's."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(1.0)
-        sock.connect(socket_path(name))
+        sock.connect(socket_path(name, python))
         peercred = getattr(socket, "SO_PEERCRED", None)  # Linux; elsewhere the private dir is the guard
         if peercred is not None:
             _, uid, _ = struct.unpack(
@@ -200,13 +230,3 @@ def _connect(name: str) -> socket.socket | None:
         sock.close()
         return None
     return sock
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

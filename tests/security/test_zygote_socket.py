@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import tempfile
 from pathlib import Path
 
@@ -45,4 +46,10 @@ def test_a_symlink_planted_in_its_place_is_refused(tmpdir_here: Path) -> None:
 
 def test_no_listener_means_no_warm_pytest(tmpdir_here: Path, state_dir: Path) -> None:
     assert zygote.alive("citk-x-lease-1") is False
-    assert zygote.fork("citk-x-lease-1", ["-q"], tmpdir_here, {"SECRET": "x"}) is None
+    assert zygote.fork("citk-x-lease-1", sys.executable, ["-q"], tmpdir_here, {"SECRET": "x"}) is None
+
+
+def test_another_interpreter_gets_another_socket(tmpdir_here: Path) -> None:
+    assert zygote.socket_path("citk-x-lease-1", "/venv-a/bin/python") != zygote.socket_path(
+        "citk-x-lease-1", "/venv-b/bin/python"
+    )

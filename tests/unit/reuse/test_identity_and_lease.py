@@ -59,9 +59,23 @@ def test_values_never_appear_in_the_identity() -> None:
             pass
 
     model = {"name": "p1", "services": {}}
-    ident = identity.compute(model, NoEngine(), [], {"PGPASSWORD": "hunter2-very-secret"}, salt="s")  # type: ignore[arg-type]
+    ident = identity.compute(
+        model,
+        NoEngine(),  # type: ignore[arg-type]
+        [],
+        {"PGPASSWORD": "hunter2-very-secret"},
+        config={},
+        salt="s",
+    )
     assert "hunter2" not in str(ident.to_dict())
-    other = identity.compute({**model, "name": "p2"}, NoEngine(), [], {"PGPASSWORD": "x"}, salt="s")  # type: ignore[arg-type]
+    other = identity.compute(
+        {**model, "name": "p2"},
+        NoEngine(),  # type: ignore[arg-type]
+        [],
+        {"PGPASSWORD": "x"},
+        config={},
+        salt="s",
+    )
     assert other.compose == ident.compose  # the project name is not part of the stack
     assert other.changes(ident) == ["environment: PGPASSWORD"]
 
@@ -96,7 +110,8 @@ def test_records_round_trip_and_are_listed(state_dir: Path) -> None:
     assert info.record is not None and info.record.identity.key == make().key
     assert info.to_dict()["ready"] is True and info.holder is None
     assert lease.activity() == {"citk-y-lease-2": (2.0, False)}
-    assert lease.drop("citk-y-lease-2") and lease.listing() == []
+    lease.drop("citk-y-lease-2")
+    assert lease.listing() == []
 
 
 def test_prune_judges_a_lease_by_idle_time_and_never_a_held_one() -> None:
