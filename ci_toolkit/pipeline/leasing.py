@@ -16,7 +16,7 @@ from typing import Any
 
 from ci_toolkit.errors import InfrastructureError
 from ci_toolkit.pipeline import checks, endpoints, migrations, pytest_run
-from ci_toolkit.pipeline.context import RunContext, process_env
+from ci_toolkit.pipeline.context import RunContext, artifacts_root, process_env
 from ci_toolkit.pipeline.state import ResetDone, RunState, Upped
 from ci_toolkit.results.model import ServiceResult
 from ci_toolkit.reuse import identity, reset, zygote
@@ -92,9 +92,35 @@ def identity_for(
     files = migrations.discover(ctx.config.migrations.directory) if ctx.config.migrations else []
     found = ctx.lease.found if ctx.lease is not None else None
     salt = found.identity.salt if found is not None else None  # same salt: changed variables are named
-    return identity.compute(
-        model, engine, [(m.name, m.checksum()) for m in files], env, config=_config_part(ctx), salt=salt
-    )
+    applied = [(m.name, m.checksum()) for m in files]
+    skip = [artifacts_root(ctx.options.artifacts_dir, ctx.config).resolve()]  # rewritten by every run
+
+    def compute() -> identity.Identity:
+        return identity.compute(
+            model, engine, applied, env, config=_config_part(ctx), salt=salt, skip_dirs=skip
+        )
+
+    ident = compute()
+    absent = identity.absent_images(ident)
+    if absent:  # a fresh runner: the key must pin the images `up` will run, so get them first
+        services = [
+            n for n, s in model.get("services", {}).items() if s.get("image") in absent and not s.get("build")
+        ]
+        try:
+            compose.pull(
+                ctx.config.compose_files,
+                ctx.config.profiles,
+                ctx.config.root,
+                env,
+                services,
+                timeout=ctx.config.timeouts.up,
+            )
+            ident = compute()
+        except InfrastructureError as exc:
+            ctx.reporter.warn(
+                f"{exc.message}; the identity does not pin those images: no snapshot is used or saved"
+            )
+    return ident
 
 
 def _config_part(ctx: RunContext) -> dict[str, Any]:

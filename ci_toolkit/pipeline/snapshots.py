@@ -16,6 +16,7 @@ from ci_toolkit.pipeline.state import RunState, SnapshotSaved
 from ci_toolkit.stack import compose
 
 if TYPE_CHECKING:  # imported where used: a run without --snapshot never loads the archive code
+    from ci_toolkit.reuse.identity import Identity
     from ci_toolkit.reuse.snapshot import Manifest
 
 
@@ -24,6 +25,8 @@ def usable(ctx: RunContext, state: RunState) -> Manifest | None:
     from ci_toolkit.reuse import snapshot
 
     assert state.identity is not None
+    if not _pinned(ctx, state.identity):
+        return None
     manifest = snapshot.find(state.identity.base_key, warn=ctx.reporter.warn)
     if manifest is None:
         return None
@@ -58,6 +61,8 @@ def save(ctx: RunContext, state: RunState) -> SnapshotSaved:
         return SnapshotSaved(
             "skipped: " + ("the lease's stack was reused" if state.warm else "--snapshot not asked")
         )
+    if state.identity is not None and not _pinned(ctx, state.identity, say=False):
+        return SnapshotSaved("skipped: the stack's identity cannot be pinned (see the warning above)")
     if state.snapshot_used is not None and not state.migrations_applied:
         return SnapshotSaved(f"skipped: started from snapshot {state.snapshot_used}, nothing new applied")
     from ci_toolkit.reuse import snapshot
@@ -83,6 +88,18 @@ def save(ctx: RunContext, state: RunState) -> SnapshotSaved:
         )
     assert manifest is not None
     return SnapshotSaved(f"saved snapshot {manifest.key}", snapshot_saved=manifest.key)
+
+
+def _pinned(ctx: RunContext, ident: Identity, *, say: bool = True) -> bool:
+    """A snapshot is keyed by what the stack is made of: not for images nobody has yet, nor for
+    files too many to fingerprint (the key would pin nothing, or never match)."""
+    from ci_toolkit.reuse import identity
+
+    why = [f"image {ref} is not on this machine" for ref in identity.absent_images(ident)]
+    why += list(ident.unfingerprinted)
+    if why and say:
+        ctx.reporter.warn(f"no snapshot for this run: {'; '.join(why)}")
+    return not why
 
 
 def result_info(ctx: RunContext, state: RunState) -> dict[str, Any] | None:

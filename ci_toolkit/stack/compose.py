@@ -109,6 +109,39 @@ def load_model(
     return dict(json.loads(out))
 
 
+def pull(
+    files: Sequence[Path],
+    profiles: Sequence[str],
+    workdir: Path,
+    env: Mapping[str, str],
+    services: Sequence[str],
+    timeout: float,
+) -> None:
+    """Pull the images of `services` now, before `up` would: the stack's identity then records
+    the image it will run, not "absent". Services built from `build:` are left to `up`."""
+    if not services:
+        return  # `compose pull` with no service pulls every one
+    names = ", ".join(services)
+    stack = Stack("citk-image-pull", tuple(files), tuple(profiles), workdir, env)
+    try:
+        stack.run("pull", "--quiet", "--ignore-buildable", *services, timeout=timeout)
+    except CommandError as exc:
+        if exc.timeout is not None:
+            raise InfrastructureError(
+                f"pulling the images of {names} did not finish within {exc.timeout:g}s",
+                hint="raise timeouts.up, or pull the images beforehand (`docker compose pull`)",
+            ) from None
+        failed = re.findall(r"(?m)^\s*(\S+)\s+Error\b", exc.stderr)
+        named = failed or list(services)
+        which = f"service{'s' if len(named) > 1 else ''} {', '.join(named)}"
+        raise InfrastructureError(
+            f"could not pull the image of {which}: it is not available locally and "
+            f"`docker compose pull` failed:\n{_indent(exc.stderr or exc.stdout)}",
+            hint="check the image name and tag in the compose file, `docker login` for a private registry, "
+            "or pull it beforehand",
+        ) from None
+
+
 def owner_labels(run_id: str, *, keep: bool) -> dict[str, str]:
     return {
         ownership.RUN_LABEL: run_id,
@@ -160,7 +193,7 @@ def write_owner_override(path: Path, model: Mapping[str, Any], labels: Mapping[s
 def up(stack: Stack, timeout: float, model: Mapping[str, Any] | None = None) -> None:
     # --pull missing: never reach for a registry when the image is already there.
     try:
-        stack.run("up", "--detach", "--pull", "missing", "--remove-orphans", timeout=timeout)
+        stack.run("up", "--detach", "--pull", "missing", "--remove-orphans", *_build(model), timeout=timeout)
     except CommandError as exc:
         images = {name: str(svc.get("image", "")) for name, svc in (model or {}).get("services", {}).items()}
         raise explain_up_failure(stack, exc, images) from None
@@ -169,10 +202,18 @@ def up(stack: Stack, timeout: float, model: Mapping[str, Any] | None = None) -> 
 def create(stack: Stack, timeout: float, model: Mapping[str, Any] | None = None) -> None:
     """Everything `up` creates — networks, volumes, containers — without starting anything."""
     try:
-        stack.run("create", "--pull", "missing", "--remove-orphans", timeout=timeout)
+        stack.run("create", "--pull", "missing", "--remove-orphans", *_build(model), timeout=timeout)
     except CommandError as exc:
         images = {name: str(svc.get("image", "")) for name, svc in (model or {}).get("services", {}).items()}
         raise explain_up_failure(stack, exc, images) from None
+
+
+def _build(model: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """--build when a service is built: a project name that is used again (a lease) would
+    otherwise start the image built last time, whatever changed in its context since. The build
+    cache keeps an unchanged context's build at a second or so."""
+    services = (model or {}).get("services", {}).values()
+    return ("--build",) if any(svc.get("build") for svc in services) else ()
 
 
 def explain_up_failure(

@@ -203,7 +203,7 @@ def test_reset_puts_postgres_redis_and_nats_back_to_just_migrated(live: Live) ->
     baseline = Baseline.from_dict(json.loads(json.dumps(taken.to_dict())))  # as the lease keeps it
     assert baseline == taken
     assert baseline.postgres["db"].template == "app_citk_template"
-    assert dict(baseline.nats["bus"].streams)["BASE"].consumers == ("worker",)
+    assert set(baseline.nats["bus"].streams["BASE"].consumers) == {"worker"}
 
     seconds: dict[str, list[float]] = {"db": [], "cache": [], "bus": []}
     done: list[tuple[str, str, float]] = []
@@ -229,7 +229,7 @@ def test_reset_puts_postgres_redis_and_nats_back_to_just_migrated(live: Live) ->
         how = "recreated from the template" if run == 4 else "swapped for a spare copy of the template"
         assert what["db"] == f"database app {how} (1 connection ended)"
         assert what["cache"] == "FLUSHALL"
-        assert what["bus"] == "JetStream: 2 streams deleted, 1 purged, 1 consumer deleted"
+        assert what["bus"] == "JetStream: 2 streams deleted, 1 purged, 1 consumer deleted, 0 recreated"
         _assert_just_migrated(live, idle)
 
     fast = {s: round(statistics.median(t[:4]) * 1000, 1) for s, t in seconds.items()}
@@ -376,5 +376,133 @@ def test_jetstream_lists_are_read_over_every_page(live: Live) -> None:
         timeout=TIMEOUT,
         on_reset=lambda s, w, _: done.append(w),
     )
-    assert done == ["JetStream: 300 streams deleted, 0 purged, 0 consumers deleted"]
+    assert done == ["JetStream: 300 streams deleted, 0 purged, 0 consumers deleted, 0 recreated"]
     assert _nats(live, _streams) == {"BASE": ({"worker"}, 0)}
+
+
+async def _migrate_a_log(js: Any) -> None:
+    """Migrations that leave messages behind: LOG (limits retention) holds three, with a durable
+    pull consumer that has read none of them and a durable push consumer made by name (2.9+)."""
+    from nats.js.api import AckPolicy, ConsumerConfig
+
+    for info in await js.streams_info():
+        await js.delete_stream(info.config.name)
+    await js.add_stream(name="LOG", subjects=["log.>"])
+    for n in range(3):
+        await js.publish("log.entry", f"migrated {n}".encode())
+    await js.add_consumer("LOG", durable_name="reader", ack_policy=AckPolicy.EXPLICIT, max_ack_pending=100)
+    await js.add_consumer(
+        "LOG", ConsumerConfig(name="pusher", durable_name="pusher", deliver_subject="push.log")
+    )
+
+
+async def _fetch(js: Any, count: int, *, ack: bool = True) -> list[str]:
+    """What a test sees: the next `count` messages of LOG's reader (fewer if it has no more)."""
+    from nats.errors import TimeoutError as NatsTimeout
+
+    sub = await js.pull_subscribe_bind("reader", stream="LOG")
+    try:
+        messages = await sub.fetch(count, timeout=1)
+    except (NatsTimeout, TimeoutError):
+        return []
+    finally:
+        await sub.unsubscribe()
+    for message in messages:
+        if ack:
+            await message.ack_sync()
+    return [m.data.decode() for m in messages]
+
+
+def test_a_baseline_consumer_gets_the_baseline_messages_again_after_a_reset(live: Live) -> None:
+    """Tests that read and ack what migrations published change no message count: without the
+    reset recreating the consumer, the next run's would start where the last one stopped."""
+    from nats.js.api import ConsumerConfig
+
+    from ci_toolkit.reuse.reset import Baseline, reset, take_baseline
+
+    _nats(live, _migrate_a_log)
+    bus = [live.checks[2]]
+    taken = take_baseline(bus, live.services, timeout=TIMEOUT)
+    baseline = Baseline.from_dict(json.loads(json.dumps(taken.to_dict())))  # as the lease keeps it
+    assert baseline == taken
+    assert baseline.nats["bus"].streams["LOG"].consumers["reader"].delivered == 0
+
+    async def touch_the_consumers(js: Any) -> None:  # what else tests may do to them
+        await js.add_consumer("LOG", durable_name="reader", ack_policy="explicit", max_ack_pending=7)
+        await js.delete_consumer("LOG", "pusher")
+
+    def reset_bus() -> str:
+        done: list[str] = []
+        reset(
+            bus, live.services, baseline, live.stack, timeout=TIMEOUT, on_reset=lambda s, w, _: done.append(w)
+        )
+        return done[0]
+
+    for run in range(3):
+        assert _nats(live, lambda js: _fetch(js, 2)) == ["migrated 0", "migrated 1"], f"run {run}"
+        if run == 1:
+            _nats(live, touch_the_consumers)
+        recreated = "2 recreated" if run == 1 else "1 recreated"
+        assert reset_bus() == f"JetStream: 0 streams deleted, 0 purged, 0 consumers deleted, {recreated}"
+
+    assert _nats(live, lambda js: _fetch(js, 5, ack=False)) == ["migrated 0", "migrated 1", "migrated 2"]
+    assert reset_bus().endswith("1 recreated")  # delivered, not acked: moved all the same
+
+    async def consumers(js: Any) -> dict[str, tuple[int, int, Any]]:
+        found = {}
+        for c in await js.consumers_info("LOG"):
+            found[c.name] = (c.num_pending, c.delivered.stream_seq, c.config.max_ack_pending)
+        return found
+
+    assert _nats(live, consumers) == {"reader": (3, 0, 100), "pusher": (3, 0, 1000)}
+    assert reset_bus() == "JetStream: 0 streams deleted, 0 purged, 0 consumers deleted, 0 recreated"
+    pusher = _nats(live, lambda js: js.consumer_info("LOG", "pusher")).config
+    assert pusher == ConsumerConfig.from_response(
+        dict(baseline.nats["bus"].streams["LOG"].consumers["pusher"].config)
+    )
+
+
+def test_a_changed_stream_configuration_fails_the_reset(live: Live) -> None:
+    from nats.js.api import StreamConfig
+
+    from ci_toolkit.errors import ExitCode, InfrastructureError
+    from ci_toolkit.reuse.reset import reset, take_baseline
+
+    _nats(live, _migrate_a_log)
+    bus = [live.checks[2]]
+    baseline = take_baseline(bus, live.services, timeout=TIMEOUT)
+    _nats(live, lambda js: _fetch(js, 1))
+
+    async def widen(js: Any) -> None:
+        await js.update_stream(StreamConfig(name="LOG", subjects=["log.>", "audit.>"]))
+
+    _nats(live, widen)
+    with pytest.raises(InfrastructureError) as info:
+        reset(bus, live.services, baseline, live.stack, timeout=TIMEOUT)
+    assert info.value.exit_code == ExitCode.INFRASTRUCTURE
+    assert str(info.value).startswith(
+        "bus: reset failed: the configuration of stream LOG changed since the baseline"
+    ), str(info.value)
+    assert info.value.hint == "the lease is discarded; the next run starts a fresh stack"
+    # Refused before anything was done: the consumer was not recreated.
+    assert _nats(live, lambda js: _fetch(js, 5, ack=False)) == ["migrated 1", "migrated 2"]
+
+
+def test_a_consumer_position_that_migrations_moved_cannot_be_recreated(live: Live) -> None:
+    """Migrations that read from their own durable leave it past its deliver policy's start,
+    where no create request can put it: the reset says so (and the lease is replaced)."""
+    from ci_toolkit.errors import InfrastructureError
+    from ci_toolkit.reuse.reset import reset, take_baseline
+
+    _nats(live, _migrate_a_log)
+    assert _nats(live, lambda js: _fetch(js, 1)) == ["migrated 0"]  # in the migrations
+    bus = [live.checks[2]]
+    baseline = take_baseline(bus, live.services, timeout=TIMEOUT)
+    _nats(live, lambda js: _fetch(js, 1))
+    with pytest.raises(InfrastructureError) as info:
+        reset(bus, live.services, baseline, live.stack, timeout=TIMEOUT)
+    assert info.value.message == (
+        "bus: reset failed: consumer reader of stream LOG had delivered up to stream sequence 1 "
+        "(ack floor 1) after migrations; recreated, it starts at 0 (ack floor 0): "
+        "a consumer's position cannot be set"
+    )

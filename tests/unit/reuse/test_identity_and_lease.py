@@ -55,7 +55,7 @@ def test_the_snapshot_key_leaves_migrations_out_and_prefixes_the_full_key() -> N
 
 def test_values_never_appear_in_the_identity() -> None:
     class NoEngine:
-        class api:  # noqa: N801 - stands for the SDK client; no images to inspect
+        class api:
             pass
 
     model = {"name": "p1", "services": {}}
