@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from benchmarks import findings, markdown_gated
+from benchmarks import findings, markdown_gated, markdown_reuse
 from benchmarks.tables import Row, median, median_seconds, s, s2, table, triple, x
 from benchmarks.targets import REFERENCE
 
@@ -29,10 +29,15 @@ def render(r: Mapping[str, Any]) -> str:
         *section_startup(r["startup"]),
         *section_teardown(r["teardown"], r["concurrency"]),
         *markdown_gated.section(r.get("health_gated", {})),
+        *markdown_reuse.section(r),
         "## Findings\n",
-        "\n".join(f"- {line}" for line in [*findings.lines(r), *markdown_gated.findings(r)]) + "\n",
+        "\n".join(
+            f"- {line}"
+            for line in [*findings.lines(r), *markdown_gated.findings(r), *markdown_reuse.findings(r)]
+        )
+        + "\n",
         "## Method\n",
-        "\n".join(f"- {line}" for line in [*METHOD, *markdown_gated.METHOD]) + "\n",
+        "\n".join(f"- {line}" for line in [*METHOD, *markdown_gated.METHOD, *markdown_reuse.METHOD]) + "\n",
     ]
     if r["errors"] or run["projects_left_behind"]:
         parts.append("## Errors in this run\n")
@@ -60,7 +65,7 @@ def machine_rows(m: Mapping[str, Any], load_start: float) -> list[Row]:
 
 
 def target_rows(targets: Sequence[Mapping[str, Any]]) -> list[Row]:
-    unit = {"overhead_seconds": " s", "help_seconds": " s"}
+    unit = {"overhead_seconds": " s", "help_seconds": " s", "warm.first_test_seconds": " s"}
     rows: list[Row] = []
     for t in targets:
         value = t["measured"]

@@ -17,7 +17,7 @@ def assemble(
     run: dict[str, Any], labels: Mapping[str, Mapping[str, str]], samples: Mapping[str, Samples]
 ) -> dict[str, Any]:
     """`labels` and `samples` are keyed by suite (readiness, overhead, startup, concurrency,
-    health_gated), then by alternative."""
+    health_gated, warm, snapshot), then by alternative."""
     ready = figures.readiness(samples["readiness"], labels["readiness"])
     over = figures.overhead(samples["overhead"], labels["overhead"])
     start = figures.summarize(samples["startup"], labels["startup"])
@@ -34,17 +34,59 @@ def assemble(
         "teardown": figures.teardown(ready, over),
         "concurrency": conc,
         "health_gated": gated,
+        "warm": warm(samples.get("warm", {}), labels.get("warm", {})),
+        "snapshot": snapshot(samples.get("snapshot", {}), labels.get("snapshot", {})),
     }
     results["targets"] = targets.check_targets(results)
     groups = [("readiness", ready["variants"]), ("overhead", over["runs"]), ("concurrency", conc["runs"])]
     groups += [(f"health_gated {key}", v["alternatives"]) for key, v in gated["variants"].items()]
+    groups += [(suite, results[suite]["alternatives"]) for suite in ("warm", "snapshot")]
     results["errors"] = [
         f"{group} {key}: {problem}"
         for group, summary in groups
         for key, entry in summary.items()
         for problem in entry["problems"]
     ]
+    results["errors"] += [f"clean-up: {problem}" for problem in run.get("cleanup_problems", [])]
     return results
+
+
+def warm(samples: Samples, labels: Mapping[str, str]) -> dict[str, Any]:
+    """Spawn to first test (`seconds`) of warm runs on a lease against fresh runs (medians)."""
+    alts = figures.summarize(samples, labels)
+    hot, fresh = figures.median_of(alts, "warm"), figures.median_of(alts, "fresh")
+    return {
+        "first_test_seconds": hot,
+        "fresh_first_test_seconds": fresh,
+        "speedup_vs_fresh": figures.ratio(fresh, hot),
+        "heavy_first_test_seconds": figures.median_of(alts, "warm_heavy"),
+        "lease_first_test_seconds": figures.median_of(alts, "lease"),
+        "database_mb": _database_mb(samples),
+        "alternatives": alts,
+    }
+
+
+def snapshot(samples: Samples, labels: Mapping[str, str]) -> dict[str, Any]:
+    """Spawn to first test of snapshot hits against fresh runs, heavy migrations (medians)."""
+    alts = figures.summarize(samples, labels)
+    hit, fresh = figures.median_of(alts, "hit"), figures.median_of(alts, "fresh")
+    return {
+        "speedup_vs_fresh": figures.ratio(fresh, hit),
+        "speedup_vs_fresh_paired": figures.paired(samples, "fresh", "hit"),
+        "hit_first_test_seconds": hit,
+        "fresh_first_test_seconds": fresh,
+        "miss_first_test_seconds": figures.median_of(alts, "miss"),
+        "database_mb": _database_mb(samples),
+        "alternatives": alts,
+    }
+
+
+def _database_mb(samples: Samples) -> dict[str, float | None]:
+    """The size of the tests' database, as they measured it, per alternative (median, MB)."""
+    return {
+        key: figures.med(s["database_bytes"] / 1e6 for s in runs if s.get("database_bytes"))
+        for key, runs in samples.items()
+    }
 
 
 def write(results: Mapping[str, Any], out_dir: Path) -> None:

@@ -3,6 +3,8 @@
     python benchmarks/run.py                            # full: 5 reps, about 7 minutes
     python benchmarks/run.py --smoke --out /tmp/bench   # 1 rep, no 30 s-healthcheck `up --wait`
     python benchmarks/run.py --suites health_gated --reps 5   # one suite (results: that suite only)
+    python benchmarks/run.py --suites warm,snapshot --reps 3 --out /tmp/b   # fast re-runs (--smoke
+                                                        # leaves these two out unless named)
 
 All alternatives are measured in the same run, interleaved rep by rep (the order rotates), so
 the ratios compare like with like on a noisy, shared machine. Every compose project is named
@@ -27,12 +29,13 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and this checkout's ci_toolkit importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import health_gated, suites
+from benchmarks import health_gated, reuse, suites
 from benchmarks import results as results_doc
 from benchmarks.stack import CREATED, Context, checks, clean_up, leftovers, make_workdir
 from benchmarks.variants import VARIANTS
 
-SUITES = ("readiness", "overhead", "startup", "concurrency", "health_gated")
+SUITES = ("readiness", "overhead", "startup", "concurrency", "health_gated", "warm", "snapshot")
+REUSE_SUITES = ("warm", "snapshot")  # --smoke runs them only when --suites names them
 OVERHEAD = {
     "integration_run": ("ci-toolkit integration-run (CLI, wall time)", suites.integration_run),
     "by_hand": ("by hand: up -d, 10 ms poll, psycopg migrations, same pytest, down -v", suites.by_hand),
@@ -54,11 +57,13 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default=Path(__file__).resolve().parent,
         help="where RESULTS.md and results.json go (default: benchmarks/)",
     )
-    parser.add_argument("--suites", default=",".join(SUITES), help=f"comma-separated subset of {SUITES}")
+    parser.add_argument("--suites", help=f"comma-separated subset of {SUITES} (default: all)")
     args = parser.parse_args(argv)
     if args.smoke:
         args.reps = 1
-    args.suites = [s.strip() for s in args.suites.split(",") if s.strip()]
+    args.default_suites = [s for s in SUITES if not (args.smoke and s in REUSE_SUITES)]
+    given = [s.strip() for s in args.suites.split(",") if s.strip()] if args.suites else []
+    args.suites = given or args.default_suites
     unknown = set(args.suites) - set(SUITES)
     if unknown or args.reps < 1:
         parser.error(f"unknown suite(s) {sorted(unknown)}" if unknown else "--reps must be >= 1")
@@ -84,18 +89,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         "startup": {k: [] for k in suites.startup_commands()},
         "concurrency": {k: [] for k in CONCURRENCY},
         "health_gated": {k: [] for k in gated},
+        **{suite: {k: [] for k in reuse.labels(suite)} for suite in REUSE_SUITES},
     }
     log(f"run {run_id}: {args.reps} rep(s), suites {', '.join(args.suites)}, scratch {scratch}")
     warm_up()
     load_at_start = round(os.getloadavg()[0], 2)
     started = time.perf_counter()
     cases = {"readiness": variants, "health_gated": gated}
+    runs = reuse.Runs(ctx)
     try:
         for rep in range(args.reps):
-            one_rep(args.suites, ctx, rep, f"[{rep + 1}/{args.reps}]", cases, samples)
+            one_rep(args.suites, ctx, rep, f"[{rep + 1}/{args.reps}]", cases, samples, runs)
     finally:
+        cleanup_problems = runs.close()
         left = clean_up(ctx.project_name())
-        still = {k: sorted(v) for k, v in leftovers(ctx.project_name()).items() if v}
+        for lease in runs.leases:  # named by ci-toolkit: under our prefix, unless it ignored it
+            if not lease.startswith(ctx.project_name()):
+                left += clean_up(lease)
+        prefixes = [ctx.project_name(), *(n for n in runs.leases if not n.startswith(ctx.project_name()))]
+        still = {k: sorted(v) for p in prefixes for k, v in leftovers(p).items() if v}
         shutil.rmtree(scratch, ignore_errors=True)
     run = {
         "id": run_id,
@@ -109,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "projects": [p.name for p in CREATED],
         "projects_left_behind": left,
         "resources_still_present": still,
+        "cleanup_problems": cleanup_problems,
     }
     labels = {
         "readiness": {k: v[0] for k, v in variants.items()},
@@ -116,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "startup": {k: v[0] for k, v in suites.startup_commands().items()},
         "concurrency": CONCURRENCY,
         "health_gated": {k: v[0] for k, v in gated.items()},
+        **{suite: reuse.labels(suite) for suite in REUSE_SUITES},
     }
     results = results_doc.assemble(run, labels, samples)
     results_doc.write(results, args.out)
@@ -137,6 +151,7 @@ def one_rep(
     tag: str,
     cases: dict[str, dict[str, Any]],
     samples: dict[str, Samples],
+    runs: reuse.Runs,
 ) -> None:
     """Every chosen suite once; within a suite the alternatives alternate, their order rotating."""
     for suite in ("readiness", "health_gated"):
@@ -159,6 +174,12 @@ def one_rep(
         for n in rotated([1, 3], rep):
             sample = measure(f"{tag} concurrency {n}", partial(suites.concurrent_runs, n=n), ctx, rep)
             samples["concurrency"][str(n)].append(sample)
+    for suite in REUSE_SUITES:
+        if suite in chosen:  # each run is its own sample: a failure is one already (runs.run)
+            for key, sample in runs.rep(suite, rep, rotated(list(reuse.SPEED[suite]), rep)):
+                samples[suite][key].append(sample)
+                status = "ok" if sample["ok"] else f"INVALID ({sample['problem'][:300]})"
+                log(f"{tag} {suite} {key}: first test {fmt(sample.get('seconds'))} s {status}")
 
 
 def measure(
@@ -177,7 +198,7 @@ def measure(
 
 def command(args: argparse.Namespace) -> str:
     text = "python benchmarks/run.py" + (" --smoke" if args.smoke else f" --reps {args.reps}")
-    return text + ("" if args.suites == list(SUITES) else f" --suites {','.join(args.suites)}")
+    return text + ("" if args.suites == args.default_suites else f" --suites {','.join(args.suites)}")
 
 
 def rotated(items: list[Any], rep: int) -> list[Any]:
