@@ -14,7 +14,7 @@ from tests.conftest import assert_no_leaks, leaked_resources, run_cli
 pytestmark = pytest.mark.integration
 
 # Run N writes a row, a key, a stream and a KV bucket; run N+1 must not see them.
-STATE_TEST = '''
+STATE_TEST = """
 import asyncio, os
 import nats, psycopg, redis
 
@@ -39,7 +39,7 @@ def test_state_of_an_earlier_run_is_gone():
         await nc.close()
 
     asyncio.run(streams())
-'''
+"""
 
 
 @pytest.fixture
@@ -51,7 +51,9 @@ def reuse_project(example_project: Path) -> Iterator[Path]:
 
 
 def run(project: Path, *args: str) -> dict:  # type: ignore[type-arg]
-    result = run_cli(["integration-run", "--reuse", "--json", *args, "--", "-k", "state_of_an_earlier"], project)
+    result = run_cli(
+        ["integration-run", "--reuse", "--json", *args, "--", "-k", "state_of_an_earlier"], project
+    )
     data = result.json()
     assert data["exit_code"] == 0, result.output
     return data
@@ -86,7 +88,9 @@ def test_a_changed_identity_replaces_the_lease_and_says_why(reuse_project: Path)
     before = set(leaked_resources(lease)["containers"])
     config = reuse_project / "ci-toolkit.toml"
     config.write_text(config.read_text().replace('EXAMPLE_STREAM = "ORDERS"', 'EXAMPLE_STREAM = "ORDERS2"'))
-    result = run_cli(["integration-run", "--reuse", "--json", "--", "-k", "state_of_an_earlier"], reuse_project)
+    result = run_cli(
+        ["integration-run", "--reuse", "--json", "--", "-k", "state_of_an_earlier"], reuse_project
+    )
     data = result.json()
     assert data["exit_code"] == 0, result.output
     assert data["reuse"]["warm"] is False
@@ -95,7 +99,9 @@ def test_a_changed_identity_replaces_the_lease_and_says_why(reuse_project: Path)
     assert not before & set(leaked_resources(lease)["containers"])  # new containers
 
     (reuse_project / "migrations" / "003_more.sql").write_text("CREATE TABLE more_things (id int);\n")
-    data = run_cli(["integration-run", "--reuse", "--json", "--", "-k", "state_of_an_earlier"], reuse_project).json()
+    data = run_cli(
+        ["integration-run", "--reuse", "--json", "--", "-k", "state_of_an_earlier"], reuse_project
+    ).json()
     assert data["reuse"]["changed"] == ["migration 003_more.sql added"]
 
 
@@ -134,7 +140,9 @@ def test_a_warm_run_forks_its_pytest_ahead_and_stack_down_stops_the_interpreter(
     first = run(reuse_project)
     lease = first["reuse"]["lease"]
     assert len(zygote_processes(lease)) == 1  # started when the lease was kept
-    result = run_cli(["integration-run", "--reuse", "--json", "--", "-k", "state_of_an_earlier"], reuse_project)
+    result = run_cli(
+        ["integration-run", "--reuse", "--json", "--", "-k", "state_of_an_earlier"], reuse_project
+    )
     data = result.json()
     assert data["exit_code"] == 0 and data["reuse"]["warm"] is True, result.output
     assert "pytest forked ahead from the lease's warm interpreter" in result.output

@@ -15,7 +15,9 @@ pytestmark = pytest.mark.integration
 
 
 def cold_run(project: Path, *args: str, env: dict[str, str] | None = None) -> tuple[dict, str]:  # type: ignore[type-arg]
-    result = run_cli(["integration-run", "--snapshot", "--json", *args, "--", "-k", "orders"], project, env=env)
+    result = run_cli(
+        ["integration-run", "--snapshot", "--json", *args, "--", "-k", "orders"], project, env=env
+    )
     data = result.json()
     assert data["exit_code"] == 0, result.output
     assert_no_leaks(data["project"])
@@ -37,7 +39,9 @@ def test_a_cold_run_starts_from_the_snapshot_and_new_migrations_go_on_top(exampl
     assert phase(second, "migrate") == "0 applied, 2 already applied"  # the tracking table came with it
     assert "data loaded from snapshot" in output
 
-    (example_project / "migrations" / "003_add_note.sql").write_text("ALTER TABLE orders ADD COLUMN note text;\n")
+    (example_project / "migrations" / "003_add_note.sql").write_text(
+        "ALTER TABLE orders ADD COLUMN note text;\n"
+    )
     third, _ = cold_run(example_project)
     assert third["snapshot"]["hit"] is True and third["snapshot"]["saved"] is True
     assert third["snapshot"]["key"] != key  # the migrations part of the key changed
@@ -61,7 +65,9 @@ def test_snapshot_key_save_and_load_carry_it_to_another_store(example_project: P
     data, _ = cold_run(example_project, env=other)
     assert data["snapshot"]["hit"] is True and phase(data, "migrate") == "0 applied, 2 already applied"
 
-    listed = json.loads(run_cli(["snapshot", "list", "--json"], example_project, env=other).stdout)["snapshots"]
+    listed = json.loads(run_cli(["snapshot", "list", "--json"], example_project, env=other).stdout)[
+        "snapshots"
+    ]
     assert len(listed) == 1
     pruned = run_cli(["snapshot", "prune", "--keep", "0"], example_project, env=other)
     assert pruned.returncode == 0 and "1 removed" in pruned.stdout
