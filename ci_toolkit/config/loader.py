@@ -8,6 +8,7 @@ naming the file, the key and the expected type.
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -44,6 +45,13 @@ __all__ = ["find_config", "load", "parse"]
 # under artifacts_dir, and the rule keeps "..", "/" and the like out of it.
 PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 PROJECT_NAME_RULE = "lowercase letters, digits, dashes and underscores, starting with a letter or digit"
+
+
+def project_slug(root: Path) -> str:
+    """The config directory's name as a piece of a compose project name: ASCII lowercase and
+    digits only (compose rejects "é" as it rejects "." and " "), at most 20 characters."""
+    allowed = string.ascii_lowercase + string.digits
+    return "".join(c if c in allowed else "-" for c in root.name.lower()).strip("-")[:20] or "run"
 
 
 def valid_project_name(name: str) -> bool:

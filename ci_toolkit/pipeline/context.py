@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import string
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ci_toolkit.config import Config
-from ci_toolkit.config.loader import PROJECT_NAME_RULE, valid_project_name
+from ci_toolkit.config.loader import PROJECT_NAME_RULE, project_slug, valid_project_name
 from ci_toolkit.config.model import DEFAULT_ARTIFACTS_DIR
 from ci_toolkit.errors import ConfigError, UsageError
 from ci_toolkit.output.console import Reporter
@@ -142,10 +141,7 @@ def artifacts_root(override: Path | None, config: Config | None = None) -> Path:
 
 
 def make_project_name(config: Config, run_id: str) -> str:
-    # ASCII only: compose rejects "é" as it rejects "." and " ".
-    allowed = string.ascii_lowercase + string.digits
-    slug = "".join(c if c in allowed else "-" for c in config.root.name.lower()).strip("-")[:20] or "run"
-    return f"{config.project_prefix}-{slug}-{run_id}"
+    return f"{config.project_prefix}-{project_slug(config.root)}-{run_id}"
 
 
 def process_env(overlay: Mapping[str, str] = {}) -> dict[str, str]:

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from ci_toolkit.pipeline.pytest_run import TestRun
     from ci_toolkit.reuse.identity import Identity
     from ci_toolkit.stack.compose import Stack
-    from ci_toolkit.stack.engine import ContainerState, Engine, EventRecorder
+    from ci_toolkit.stack.engine import ContainerState, Engine
+    from ci_toolkit.stack.events import EventRecorder
 
 
 @dataclass(frozen=True)

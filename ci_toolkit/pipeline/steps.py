@@ -29,7 +29,8 @@ from ci_toolkit.pipeline.state import (
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.results.model import ServiceResult
 from ci_toolkit.stack import compose, dependencies, health
-from ci_toolkit.stack.engine import Engine, EventRecorder, remove_leftovers, wait_until_reachable
+from ci_toolkit.stack.engine import Engine, remove_leftovers, wait_until_reachable
+from ci_toolkit.stack.events import EventRecorder
 
 
 def validate(ctx: RunContext, state: RunState) -> Validated:

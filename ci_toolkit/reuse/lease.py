@@ -18,7 +18,6 @@ import fcntl
 import hashlib
 import json
 import os
-import string
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ci_toolkit.config import Config
+from ci_toolkit.config.loader import project_slug
 from ci_toolkit.reuse import zygote
 from ci_toolkit.reuse.identity import Identity
 from ci_toolkit.reuse.paths import leases_dir
@@ -121,10 +121,8 @@ class Lease:
 
 def name_for(config: Config) -> str:
     """`<prefix>-<dir>-lease-<hash of the config's path>`: two checkouts named alike get two leases."""
-    allowed = string.ascii_lowercase + string.digits
-    slug = "".join(c if c in allowed else "-" for c in config.root.name.lower()).strip("-")[:20] or "run"
     where = hashlib.sha256(str(config.root.resolve()).encode()).hexdigest()[:6]
-    return f"{config.project_prefix}-{slug}-lease-{where}"
+    return f"{config.project_prefix}-{project_slug(config.root)}-lease-{where}"
 
 
 ACQUIRE_TRIES = 3  # a prune holding idle leases for a moment must not send a run to a fresh stack

@@ -20,6 +20,7 @@ from typing import Any
 from ci_toolkit import proc
 from ci_toolkit.errors import CommandError, ConfigError, InfrastructureError
 from ci_toolkit.stack import ownership
+from ci_toolkit.stack.compose_errors import explain_up_failure, indent_tail
 
 # Seconds a container gets to stop on SIGTERM before SIGKILL. Test stacks are thrown away
 # with their volumes, so a long graceful period buys nothing and slows every teardown.
@@ -136,7 +137,7 @@ def pull(
         which = f"service{'s' if len(named) > 1 else ''} {', '.join(named)}"
         raise InfrastructureError(
             f"could not pull the image of {which}: it is not available locally and "
-            f"`docker compose pull` failed:\n{_indent(exc.stderr or exc.stdout)}",
+            f"`docker compose pull` failed:\n{indent_tail(exc.stderr or exc.stdout)}",
             hint="check the image name and tag in the compose file, `docker login` for a private registry, "
             "or pull it beforehand",
         ) from None
@@ -196,7 +197,7 @@ def up(stack: Stack, timeout: float, model: Mapping[str, Any] | None = None) -> 
         stack.run("up", "--detach", "--pull", "missing", "--remove-orphans", *_build(model), timeout=timeout)
     except CommandError as exc:
         images = {name: str(svc.get("image", "")) for name, svc in (model or {}).get("services", {}).items()}
-        raise explain_up_failure(stack, exc, images) from None
+        raise explain_up_failure(stack.project, exc, images) from None
 
 
 def create(stack: Stack, timeout: float, model: Mapping[str, Any] | None = None) -> None:
@@ -205,7 +206,7 @@ def create(stack: Stack, timeout: float, model: Mapping[str, Any] | None = None)
         stack.run("create", "--pull", "missing", "--remove-orphans", *_build(model), timeout=timeout)
     except CommandError as exc:
         images = {name: str(svc.get("image", "")) for name, svc in (model or {}).get("services", {}).items()}
-        raise explain_up_failure(stack, exc, images) from None
+        raise explain_up_failure(stack.project, exc, images) from None
 
 
 def _build(model: Mapping[str, Any] | None) -> tuple[str, ...]:
@@ -214,39 +215,6 @@ def _build(model: Mapping[str, Any] | None) -> tuple[str, ...]:
     cache keeps an unchanged context's build at a second or so."""
     services = (model or {}).get("services", {}).values()
     return ("--build",) if any(svc.get("build") for svc in services) else ()
-
-
-def explain_up_failure(
-    stack: Stack, exc: CommandError, images: Mapping[str, str] | None = None
-) -> InfrastructureError:
-    """Turn compose's error text into what happened and what to do."""
-    text = f"{exc.stderr}\n{exc.stdout}"
-    if exc.timeout is not None:
-        return InfrastructureError(
-            f"`docker compose up` did not finish within {exc.timeout:g}s for project {stack.project}",
-            hint="raise timeouts.up; slow image pulls are the usual cause",
-        )
-    port = re.search(r"(?:Bind for |listen tcp4? |bind for )([\d.:\[\]]+?):(\d+)", text)
-    if port or "port is already allocated" in text or "address already in use" in text:
-        where = f" {port.group(1)}:{port.group(2)}" if port else ""
-        return InfrastructureError(
-            f"a host port{where} is already in use, so compose could not start the stack",
-            hint='publish ports as "127.0.0.1::PORT" (a free port is picked) instead of a fixed host port, '
-            "or stop what holds it (`ss -ltnp`)",
-        )
-    pulling = "pull access denied" in text or "failed to resolve" in text or "no such host" in text
-    if pulling or "manifest unknown" in text or "not found: manifest" in text:
-        service = re.search(r"(?m)^\s*(\S+)\s+Error\b", exc.stderr)
-        name = service.group(1) if service else None
-        image = (images or {}).get(name or "", "") or "an image"
-        which = f" for service {name}" if name else ""
-        return InfrastructureError(
-            f"could not pull {image}{which}: it is not available locally and the registry "
-            "cannot be reached or does not have it",
-            hint="check the image name and tag in the compose file, `docker login` for a private registry, "
-            "or pull it beforehand",
-        )
-    return InfrastructureError(f"`docker compose up` failed for project {stack.project}:\n{_indent(text)}")
 
 
 def down(stack: Stack, timeout: float, *, force: threading.Event | None = None) -> None:
@@ -295,10 +263,6 @@ def logs(stack: Stack, service: str | None = None, tail: int | None = None) -> s
 def published_ports(model: Mapping[str, Any], service: str) -> list[int]:
     """Container ports the service publishes to the host."""
     return [int(p["target"]) for p in model.get("services", {}).get(service, {}).get("ports", [])]
-
-
-def _indent(text: str) -> str:
-    return "\n".join(f"    {line}" for line in text.strip().splitlines()[-15:])
 
 
 def _first_line(exc: CommandError) -> str:

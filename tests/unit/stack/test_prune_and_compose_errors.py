@@ -9,7 +9,7 @@ import sys
 import time
 
 from ci_toolkit.errors import CommandError
-from ci_toolkit.stack import compose, ownership, prune
+from ci_toolkit.stack import compose, compose_errors, ownership, prune
 
 HOST = socket.gethostname()
 
@@ -87,7 +87,7 @@ def test_kept_and_foreign_stacks_go_only_by_ttl() -> None:
 
 def _up_error(stderr: str) -> str:
     exc = CommandError(["docker", "compose", "up"], 1, "", stderr)
-    return str(compose.explain_up_failure(compose.Stack("p", ()), exc, {"web": "acme/web:9"}))
+    return str(compose_errors.explain_up_failure("p", exc, {"web": "acme/web:9"}))
 
 
 def test_port_clash_message() -> None:
