@@ -198,14 +198,13 @@ def idle_held() -> Iterator[dict[str, tuple[float, bool]]]:
     """What prune needs (`activity`), with every idle lease locked meanwhile: no run can take one
     between the decision and the removal. Leases that could not be locked count as held."""
     taken: list[Lease] = []
-    found: dict[str, tuple[float, bool]] = {}
+    found = activity()
     try:
-        for info in listing():
-            held = acquire(info.name) if info.holder is None else None
+        for name, (last_used, in_use) in found.items():
+            held = None if in_use else acquire(name)
             if held is not None:
                 taken.append(held)
-            last_used = info.record.last_used if info.record else 0.0
-            found[info.name] = (last_used, held is None)
+            found[name] = (last_used, held is None)
         yield found
     finally:
         for held in taken:
