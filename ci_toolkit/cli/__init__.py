@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import typer
 
-from ci_toolkit.cli import checks, run, snapshot, stack
+from ci_toolkit.cli import checks, run, shard, snapshot, stack
 from ci_toolkit.cli.boundary import with_error_boundary
 
 app = typer.Typer(
@@ -67,6 +67,9 @@ _command(snapshot_app, "list", snapshot.snapshot_list)
 
 secrets_app = _group("secrets", "Check the [secrets] a run needs (names and sources, never values).")
 _command(secrets_app, "check", checks.secrets_check)
+
+shard_app = _group("shard", "Split the tests over matrix jobs by recorded durations.")
+_command(shard_app, "plan", shard.shard_plan)
 
 report_app = _group("report", "Combine the results of several runs (matrix cells).")
 _command(report_app, "merge", checks.report_merge)

@@ -63,6 +63,14 @@ TestTimeoutOpt = Annotated[
     float | None,
     typer.Option("--test-timeout", help="Fail any single test that runs longer (seconds; pytest-timeout)."),
 ]
+ShardOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        envvar="CI_TOOLKIT_SHARD",
+        help="Run only shard K of N (K/N, e.g. 2/4), split by recorded durations (see `shard plan`).",
+    ),
+]
 MatrixEntryOpt = Annotated[
     str | None,
     typer.Option(
@@ -91,7 +99,8 @@ def selection_choice(
     matrix_entry: str | None = None,
     workers: str | None = None,
     test_timeout: float | None = None,
+    shard: str | None = None,
 ) -> Choice:
     from ci_toolkit.pipeline.selection import Choice
 
-    return Choice(suite, matrix_entry, workers, test_timeout)
+    return Choice(suite, matrix_entry, workers, test_timeout, shard)

@@ -21,6 +21,7 @@ from ci_toolkit.cli.options import (
     QuietOpt,
     SecretsFileOpt,
     SecretsFromEnvOpt,
+    ShardOpt,
     SuiteOpt,
     TestTimeoutOpt,
     WorkersOpt,
@@ -59,6 +60,7 @@ def integration_run(
     matrix_entry: MatrixEntryOpt = None,
     workers: WorkersOpt = None,
     test_timeout: TestTimeoutOpt = None,
+    shard: ShardOpt = None,
     reuse: Annotated[
         bool | None,
         typer.Option(
@@ -89,7 +91,7 @@ def integration_run(
         diagnostics=diagnostics,
         secrets_from_env=secrets_from_env,
         secrets_file=secrets_file,
-        choice=selection_choice(suite, matrix_entry, workers, test_timeout),
+        choice=selection_choice(suite, matrix_entry, workers, test_timeout, shard),
         reuse=reuse,
         snapshot=snapshot,
     )
@@ -110,6 +112,7 @@ def test(
     suite: SuiteOpt = None,
     workers: WorkersOpt = None,
     test_timeout: TestTimeoutOpt = None,
+    shard: ShardOpt = None,
     secrets_from_env: SecretsFromEnvOpt = False,
     secrets_file: SecretsFileOpt = None,
     json_mode: JsonOpt = False,
@@ -120,7 +123,7 @@ def test(
     return command(
         common_options(config, artifacts_dir, project, json_mode),
         tuple(pytest_args or ()),
-        selection_choice(suite, None, workers, test_timeout),
+        selection_choice(suite, None, workers, test_timeout, shard),
         secrets_from_env=secrets_from_env,
         secrets_file=secrets_file.resolve() if secrets_file else None,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +55,12 @@ def attach(
 ) -> sequence.Sequence:
     """A sequence bound to the stack that `stack up` (or `--keep`) left running."""
     config = opts.load_config()
-    saved = saved_stack.load(config, saved_stack.path_for(config, opts.artifacts_dir), opts.project)
-    options = RunOptions(artifacts_dir=opts.artifacts_dir, project=saved.stack.project, **run_options)
     choice = choice or selection.Choice()
+    # The options are checked before the stack is looked for: a typo is the first thing said.
+    options = RunOptions(artifacts_dir=opts.artifacts_dir, **run_options)
     config, options, cell = selection.apply(config, options, choice)
+    saved = saved_stack.load(config, saved_stack.path_for(config, opts.artifacts_dir), opts.project)
+    options = replace(options, project=saved.stack.project)
     ctx = context.plan(config, options, opts.reporter(), run_id=saved.run_id or "attached")
     selection.record(ctx, choice, cell)
     return sequence.attach(ctx, saved, {**checks.resolve_env(config).values, **options.env})

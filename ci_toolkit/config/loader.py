@@ -138,6 +138,7 @@ def parse(data: Mapping[str, Any], source: Path) -> Config:
         coverage_source=pt.str_list("coverage_source"),
         fail_under=fail_under,
         python=pt.get("python", str),
+        durations=_optional_path(root, pt.get("durations", str)),
     )
     pt.finish()
 
@@ -264,3 +265,7 @@ def _tool_table(path: Path, data: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: tool.ci-toolkit: expected a table")
     return table
+
+
+def _optional_path(root: Path, value: str | None) -> Path | None:
+    return None if value is None else root / value

@@ -26,7 +26,7 @@ from ci_toolkit.config.schema import Problems, Table, did_you_mean
 from ci_toolkit.errors import UsageError
 
 SUITE = "suite"
-DERIVED = ("name", "slug")  # keys `ci-toolkit matrix` adds to every cell; ignored on input
+DERIVED = ("name", "slug", "shard")  # keys `ci-toolkit matrix` and `shard plan` add; ignored on input
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 

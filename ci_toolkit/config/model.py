@@ -75,6 +75,7 @@ class PytestConfig:
     coverage_source: tuple[str, ...] = ()
     fail_under: float | None = None
     python: str | None = None  # interpreter that runs pytest; default: the one running us
+    durations: Path | None = None  # the durations ledger; default: <artifacts_dir>/durations.json
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from ci_toolkit.errors import ConfigError, UsageError
 from ci_toolkit.output.console import Reporter
 from ci_toolkit.reuse import lease, zygote
 from ci_toolkit.reuse.lease import Lease
+from ci_toolkit.shard.spec import Shard
 from ci_toolkit.signals import SignalGuard
 from ci_toolkit.stack import prune
 
@@ -39,6 +40,7 @@ class RunOptions:
     suite: str | None = None  # the suite's -m and args are already in pytest_args (selection.apply)
     workers: str | None = None  # pytest-xdist -n: a number, auto or logical
     test_timeout: float | None = None  # pytest-timeout, per test
+    shard: Shard | None = None  # run only this shard of the collection (--shard K/N)
     # Fast re-runs, integration-run only (None there: as the config says; tier 3 and soak: never).
     reuse: bool | None = False  # keep the stack as a lease and reuse it
     snapshot: bool | None = False  # start from / save a snapshot of the migrated stack

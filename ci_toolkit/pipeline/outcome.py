@@ -7,6 +7,7 @@ a run that did not raise means (tests failed, coverage below the threshold, pass
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ci_toolkit.error_handler import classify
 from ci_toolkit.errors import ExitCode
@@ -59,9 +60,30 @@ def build_result(
         REDACTOR(message),
         reuse=leasing.result_info(ctx, state),
         snapshot=snapshots.result_info(ctx, state),
+        shard=_shard_info(ctx, state),
     )
 
 
+def _shard_info(ctx: RunContext, state: RunState) -> dict[str, Any] | None:
+    """For `report merge`: which shard, what it kept of which collection, and the coverage
+    threshold it left to the merged total."""
+    shard = ctx.options.shard
+    if shard is None:
+        return None
+    kept = dict(state.test_run.shard or {}) if state.test_run else {}
+    return {
+        "index": shard.index,
+        "count": shard.count,
+        "tests": kept.get("tests"),
+        "selected": kept.get("selected"),
+        "collection": kept.get("collection"),
+        "estimated_seconds": kept.get("estimated_seconds"),
+        "fail_under": ctx.config.pytest.fail_under,
+    }
+
+
 def _below_threshold(ctx: RunContext, coverage: float | None) -> bool:
+    if ctx.options.shard is not None:  # one shard covers part of the code: the merged total is judged
+        return False
     fail_under = ctx.config.pytest.fail_under
     return fail_under is not None and coverage is not None and coverage < fail_under

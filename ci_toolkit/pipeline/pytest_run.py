@@ -7,13 +7,14 @@ so the run works with PYTEST_DISABLE_PLUGIN_AUTOLOAD=1.
 
 from __future__ import annotations
 
+import json
 import shlex
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ci_toolkit import proc
 from ci_toolkit.config import PytestConfig
@@ -70,6 +71,7 @@ class TestRun:
     coverage_percent: float | None
     junit_xml: Path
     command: tuple[str, ...]
+    shard: Mapping[str, Any] | None = None  # what pytest_shard kept, for a --shard run
 
 
 # Plugins that options need, by the name of their pytest11 entry point: `-p NAME` loads a
@@ -121,8 +123,8 @@ def build_command(
         "-o",
         "junit_family=xunit1",
     ]  # xunit1 keeps file and line
-    if cfg.python is None:  # our plugin is importable only from our own interpreter
-        cmd += ["-p", "ci_toolkit.pytest_plugin"]
+    if cfg.python is None:  # our plugins are importable only from our own interpreter
+        cmd += ["-p", "ci_toolkit.pytest_plugin", "-p", "ci_toolkit.pytest_shard"]
     if cfg.coverage_source:
         cmd += ["-p", "pytest_cov"]
         cmd += [f"--cov={src}" for src in cfg.coverage_source]
@@ -224,6 +226,11 @@ def run(
         finished = progress.read_record(out_dir / PROGRESS_FILE) or seen.counts()
         raise PytestKilled(-exit_code, finished, out_dir / "pytest.log")
     counts = read_junit(out_dir / "junit.xml", cwd)
+    shard = _shard_report(added_env, out_dir)
+    if exit_code == 5 and shard is not None and shard.get("selected") == 0:
+        # pytest says "no tests ran" (exit 5); a shard with nothing to run has passed.
+        on_line(f"0 of {shard.get('tests')} tests in shard {shard.get('shard')}: nothing to run here")
+        exit_code = 0
     if exit_code not in (0, 1):
         what = PYTEST_EXIT.get(exit_code, f"exited with code {exit_code}")
         hint = (
@@ -233,7 +240,19 @@ def run(
         )
         raise TestRunnerError(f"pytest {what} (exit code {exit_code})", hint=hint)
     coverage = read_coverage(out_dir / "coverage.xml") if cfg.coverage_source else None
-    return TestRun(exit_code, counts, coverage, out_dir / "junit.xml", tuple(cmd))
+    return TestRun(exit_code, counts, coverage, out_dir / "junit.xml", tuple(cmd), shard)
+
+
+def _shard_report(env: Mapping[str, str], out_dir: Path) -> dict[str, Any] | None:
+    """`pytest_shard`'s report of what this shard kept (CI_TOOLKIT_SHARD_REPORT), if sharded."""
+    path = env.get("CI_TOOLKIT_SHARD_REPORT")
+    if not path or not env.get("CI_TOOLKIT_SHARD"):
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def redact_outputs(out_dir: Path) -> None:

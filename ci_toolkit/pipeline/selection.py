@@ -14,6 +14,7 @@ from ci_toolkit.config import Config, matrix, suites
 from ci_toolkit.errors import UsageError
 from ci_toolkit.pipeline import artifacts
 from ci_toolkit.pipeline.context import RunContext, RunOptions
+from ci_toolkit.shard import spec
 
 WORKER_KEYWORDS = ("auto", "logical")
 FILE_NAME = "selection.json"  # in the run's artifacts dir; `report merge` names cells from it
@@ -21,12 +22,13 @@ FILE_NAME = "selection.json"  # in the run's artifacts dir; `report merge` names
 
 @dataclass(frozen=True)
 class Choice:
-    """The command-line options: `--suite`, `--matrix-entry`, `--workers`, `--test-timeout`."""
+    """The command-line options: `--suite`, `--matrix-entry`, `--workers`, `--test-timeout`, `--shard`."""
 
     suite: str | None = None
     matrix_entry: str | None = None
     workers: str | None = None
     test_timeout: float | None = None
+    shard: str | None = None
 
 
 def record(ctx: RunContext, choice: Choice, cell: matrix.Cell | None) -> None:
@@ -65,6 +67,7 @@ def apply(
             suite=suite,
             workers=check_workers(choice.workers),
             test_timeout=check_timeout(choice.test_timeout),
+            shard=spec.parse(choice.shard),
         ),
         cell,
     )

@@ -11,7 +11,16 @@ import shlex
 import time
 
 from ci_toolkit.errors import CommandError, EngineLost, InfrastructureError
-from ci_toolkit.pipeline import artifacts, endpoints, leasing, migrations, pytest_run, snapshots, validation
+from ci_toolkit.pipeline import (
+    artifacts,
+    endpoints,
+    leasing,
+    migrations,
+    pytest_run,
+    sharding,
+    snapshots,
+    validation,
+)
 from ci_toolkit.pipeline.context import RunContext
 from ci_toolkit.pipeline.state import (
     Migrated,
@@ -193,7 +202,7 @@ def test(ctx: RunContext, state: RunState) -> Tested:
         ctx.reporter.info("    pytest forked ahead from the lease's warm interpreter")
     test_run = pytest_run.run(
         ctx.config.pytest,
-        ctx.tests_env(state.env, state.secrets),
+        {**ctx.tests_env(state.env, state.secrets), **sharding.test_env(ctx)},
         ctx.run_dir,
         cwd=ctx.config.root,
         timeout=ctx.config.timeouts.test,
@@ -208,8 +217,14 @@ def test(ctx: RunContext, state: RunState) -> Tested:
         # Failed tests may be the symptom: a service (or the engine) that died as the last tests
         # ran, before the periodic watch looked, is named as the cause.
         health.watch(engine, ctx.project, baseline, checked, signalled)
+    recorded = sharding.update_ledger(ctx)
+    if recorded:
+        ctx.reporter.info(f"    {recorded}")
     c = test_run.counts
     detail = f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.skipped} skipped"
+    kept = test_run.shard
+    if kept is not None:
+        detail = f"shard {kept['shard']}: {kept['selected']} of {kept['tests']} tests; {detail}"
     return Tested(detail, test_run=test_run, baseline=baseline)
 
 

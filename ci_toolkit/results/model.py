@@ -77,9 +77,11 @@ class RunResult:
     message: str = ""
     reuse: Mapping[str, Any] | None = None  # the lease this run used, if it asked for one
     snapshot: Mapping[str, Any] | None = None  # the snapshot it started from or saved, if asked
+    shard: Mapping[str, Any] | None = None  # --shard K/N: what it ran of the collection (report merge)
 
     def to_dict(self) -> dict[str, Any]:
-        extra = {k: dict(v) for k, v in (("reuse", self.reuse), ("snapshot", self.snapshot)) if v is not None}
+        optional = (("reuse", self.reuse), ("snapshot", self.snapshot), ("shard", self.shard))
+        extra = {k: dict(v) for k, v in optional if v is not None}
         return {
             "status": self.status,
             "exit_code": self.exit_code,
