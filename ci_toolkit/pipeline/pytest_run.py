@@ -38,6 +38,9 @@ PYTEST_EXIT = {
 
 
 PROGRESS_FILE = "progress.tsv"  # the plugin's per-test record (results/progress.py)
+# coverage.py's data (COVERAGE_FILE), which `report merge` combines over shards. Not `.coverage`:
+# actions/upload-artifact leaves hidden files out.
+COVERAGE_DATA = "coverage.data"
 
 
 class PytestKilled(TestRunnerError):
@@ -153,7 +156,7 @@ def prepare(
     cmd = build_command(cfg, out_dir, extra_args, workers=workers, test_timeout=test_timeout)
     added_env = {
         **env,
-        "COVERAGE_FILE": str(out_dir / ".coverage"),
+        "COVERAGE_FILE": str(out_dir / COVERAGE_DATA),
         "CI_TOOLKIT_MARKERS": "\n".join(cfg.markers),
         "CI_TOOLKIT_PROGRESS": str(out_dir / PROGRESS_FILE),
     }

