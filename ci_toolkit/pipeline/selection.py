@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from ci_toolkit.config import Config, matrix, suites
 from ci_toolkit.errors import UsageError
 from ci_toolkit.pipeline import artifacts
+from ci_toolkit.pipeline import workers as worker_plan
 from ci_toolkit.pipeline.context import RunContext, RunOptions
 from ci_toolkit.shard import spec
 
@@ -51,6 +52,13 @@ def apply(
         suite = suite or cell.suite
         env.update(cell.env)
         env["CI_TOOLKIT_MATRIX_CELL"] = cell.name
+    shard = spec.parse(choice.shard)
+    if shard is not None and config.pytest.python:
+        raise UsageError(
+            f"--shard needs ci-toolkit's pytest plugin, which pytest.python = {config.pytest.python!r} "
+            "cannot load (it splits the collection inside pytest)",
+            hint="leave pytest.python out to shard this suite",
+        )
     pytest_args = options.pytest_args
     if suite:
         chosen = suites.select(config.suites, suite, config.source)
@@ -58,6 +66,7 @@ def apply(
         env["CI_TOOLKIT_SUITE"] = chosen.name
         if chosen.fail_under is not None:
             config = replace(config, pytest=replace(config.pytest, fail_under=chosen.fail_under))
+    worker_plan.plan(config, check_workers(choice.workers))  # refused before anything starts
     return (
         config,
         replace(
@@ -67,19 +76,22 @@ def apply(
             suite=suite,
             workers=check_workers(choice.workers),
             test_timeout=check_timeout(choice.test_timeout),
-            shard=spec.parse(choice.shard),
+            shard=shard,
         ),
         cell,
     )
 
 
 def check_workers(workers: str | None) -> str | None:
-    """`--workers N|auto|logical` for pytest-xdist's `-n`."""
+    """`--workers N|auto|logical` as the number for pytest-xdist's `-n`: ci-toolkit names each
+    worker's data (gw0 … gw{N-1}) before pytest starts, so `auto` is counted here, not by xdist."""
     if workers is None:
         return None
     value = workers.strip().lower()
-    if value in WORKER_KEYWORDS or (value.isdigit() and int(value) >= 1):
-        return value
+    if value in WORKER_KEYWORDS:
+        return str(worker_plan.available_cpus())
+    if value.isdigit() and int(value) >= 1:
+        return str(int(value))
     raise UsageError(f"--workers takes a number of processes (1 or more), auto or logical; got {workers!r}")
 
 
