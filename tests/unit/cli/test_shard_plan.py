@@ -67,5 +67,5 @@ def test_shard_with_another_interpreter_is_refused_before_anything_starts(exampl
     assert result.returncode == 2, result.stdout + result.stderr
     assert (
         "--shard needs ci-toolkit's pytest plugin, which pytest.python = '/usr/bin/python3' cannot load"
-        in result.stderr
+        in result.stdout
     )
