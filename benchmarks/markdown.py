@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from benchmarks import findings, markdown_gated, markdown_reuse
+from benchmarks import findings, markdown_gated, markdown_reuse, markdown_shards
 from benchmarks.tables import Row, median, median_seconds, s, s2, table, triple, x
 from benchmarks.targets import REFERENCE
 
@@ -30,14 +30,24 @@ def render(r: Mapping[str, Any]) -> str:
         *section_teardown(r["teardown"], r["concurrency"]),
         *markdown_gated.section(r.get("health_gated", {})),
         *markdown_reuse.section(r),
+        *markdown_shards.section(r),
         "## Findings\n",
         "\n".join(
             f"- {line}"
-            for line in [*findings.lines(r), *markdown_gated.findings(r), *markdown_reuse.findings(r)]
+            for line in [
+                *findings.lines(r),
+                *markdown_gated.findings(r),
+                *markdown_reuse.findings(r),
+                *markdown_shards.findings(r),
+            ]
         )
         + "\n",
         "## Method\n",
-        "\n".join(f"- {line}" for line in [*METHOD, *markdown_gated.METHOD, *markdown_reuse.METHOD]) + "\n",
+        "\n".join(
+            f"- {line}"
+            for line in [*METHOD, *markdown_gated.METHOD, *markdown_reuse.METHOD, *markdown_shards.METHOD]
+        )
+        + "\n",
     ]
     if r["errors"] or run["projects_left_behind"]:
         parts.append("## Errors in this run\n")

@@ -17,7 +17,7 @@ def assemble(
     run: dict[str, Any], labels: Mapping[str, Mapping[str, str]], samples: Mapping[str, Samples]
 ) -> dict[str, Any]:
     """`labels` and `samples` are keyed by suite (readiness, overhead, startup, concurrency,
-    health_gated, warm, snapshot), then by alternative."""
+    health_gated, warm, snapshot, shards), then by alternative."""
     ready = figures.readiness(samples["readiness"], labels["readiness"])
     over = figures.overhead(samples["overhead"], labels["overhead"])
     start = figures.summarize(samples["startup"], labels["startup"])
@@ -36,6 +36,7 @@ def assemble(
         "health_gated": gated,
         "warm": warm(samples.get("warm", {}), labels.get("warm", {})),
         "snapshot": snapshot(samples.get("snapshot", {}), labels.get("snapshot", {})),
+        "shards": shards(samples.get("shards", {})),
     }
     results["targets"] = targets.check_targets(results)
     groups = [("readiness", ready["variants"]), ("overhead", over["runs"]), ("concurrency", conc["runs"])]
@@ -47,6 +48,7 @@ def assemble(
         for key, entry in summary.items()
         for problem in entry["problems"]
     ]
+    results["errors"] += [f"shards: {problem}" for problem in results["shards"].get("problems", [])]
     results["errors"] += [f"clean-up: {problem}" for problem in run.get("cleanup_problems", [])]
     return results
 
@@ -79,6 +81,17 @@ def snapshot(samples: Samples, labels: Mapping[str, str]) -> dict[str, Any]:
         "database_mb": _database_mb(samples),
         "alternatives": alts,
     }
+
+
+def shards(samples: Samples) -> dict[str, Any]:
+    """The shard suite runs once per benchmark run (benchmarks/shards.py): its one sample holds its
+    figures; one that raised holds only its problem."""
+    runs = samples.get("run", [])
+    if not runs:
+        return {}
+    if "problem" in runs[-1]:
+        return {"ok": False, "problems": [runs[-1]["problem"]]}
+    return dict(runs[-1])
 
 
 def _database_mb(samples: Samples) -> dict[str, float | None]:

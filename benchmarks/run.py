@@ -1,10 +1,13 @@
 """Run the ci-toolkit benchmarks and (re)write RESULTS.md and results.json.
 
-    python benchmarks/run.py                            # full: 5 reps, about 7 minutes
+    python benchmarks/run.py                            # full: 5 reps, about 9 minutes
     python benchmarks/run.py --smoke --out /tmp/bench   # 1 rep, no 30 s-healthcheck `up --wait`
     python benchmarks/run.py --suites health_gated --reps 5   # one suite (results: that suite only)
     python benchmarks/run.py --suites warm,snapshot --reps 3 --out /tmp/b   # fast re-runs (--smoke
                                                         # leaves these two out unless named)
+    python benchmarks/run.py --suites shards --reps 1 --out /tmp/b   # 4 shards against pytest-split:
+                                                        # about 2 minutes, once per run whatever
+                                                        # --reps says; --smoke leaves it out too
 
 All alternatives are measured in the same run, interleaved rep by rep (the order rotates), so
 the ratios compare like with like on a noisy, shared machine. Every compose project is named
@@ -29,13 +32,15 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and this checkout's ci_toolkit importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import health_gated, reuse, suites
+from benchmarks import health_gated, reuse, shards, suites
 from benchmarks import results as results_doc
 from benchmarks.stack import CREATED, Context, checks, clean_up, leftovers, make_workdir
 from benchmarks.variants import VARIANTS
 
-SUITES = ("readiness", "overhead", "startup", "concurrency", "health_gated", "warm", "snapshot")
-REUSE_SUITES = ("warm", "snapshot")  # --smoke runs them only when --suites names them
+SUITES = ("readiness", "overhead", "startup", "concurrency", "health_gated", "warm", "snapshot", "shards")
+REUSE_SUITES = ("warm", "snapshot")
+NOT_IN_SMOKE = (*REUSE_SUITES, "shards")  # --smoke runs them only when --suites names them
+SHARDS = {"run": "4 shards of the generated suite: ci-toolkit and pytest-split on one ledger"}
 OVERHEAD = {
     "integration_run": ("ci-toolkit integration-run (CLI, wall time)", suites.integration_run),
     "by_hand": ("by hand: up -d, 10 ms poll, psycopg migrations, same pytest, down -v", suites.by_hand),
@@ -61,7 +66,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.smoke:
         args.reps = 1
-    args.default_suites = [s for s in SUITES if not (args.smoke and s in REUSE_SUITES)]
+    args.default_suites = [s for s in SUITES if not (args.smoke and s in NOT_IN_SMOKE)]
     given = [s.strip() for s in args.suites.split(",") if s.strip()] if args.suites else []
     args.suites = given or args.default_suites
     unknown = set(args.suites) - set(SUITES)
@@ -90,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "concurrency": {k: [] for k in CONCURRENCY},
         "health_gated": {k: [] for k in gated},
         **{suite: {k: [] for k in reuse.labels(suite)} for suite in REUSE_SUITES},
+        "shards": {k: [] for k in SHARDS},
     }
     log(f"run {run_id}: {args.reps} rep(s), suites {', '.join(args.suites)}, scratch {scratch}")
     warm_up()
@@ -130,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "concurrency": CONCURRENCY,
         "health_gated": {k: v[0] for k, v in gated.items()},
         **{suite: reuse.labels(suite) for suite in REUSE_SUITES},
+        "shards": SHARDS,
     }
     results = results_doc.assemble(run, labels, samples)
     results_doc.write(results, args.out)
@@ -180,6 +187,8 @@ def one_rep(
                 samples[suite][key].append(sample)
                 status = "ok" if sample["ok"] else f"INVALID ({sample['problem'][:300]})"
                 log(f"{tag} {suite} {key}: first test {fmt(sample.get('seconds'))} s {status}")
+    if "shards" in chosen and rep == 0:  # deterministic suite, ratios within one run: once is enough
+        samples["shards"]["run"].append(measure(f"{tag} shards", shards.run, ctx, rep))
 
 
 def measure(

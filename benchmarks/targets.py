@@ -1,6 +1,6 @@
 """What the benchmarks promise (GitHub issue 7's targets, issue 18's for health-gated stacks, those
-for fast re-runs: warm leases and snapshots) and the reference figures measured once before on
-this machine; which targets a run's figures meet."""
+for fast re-runs: warm leases and snapshots, issue 13's for balanced shards) and the reference
+figures measured once before on this machine; which targets a run's figures meet."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ TARGETS = (
         "snapshot hit >= 5x faster to the first test than a fresh run (heavy migrations)",
         ">=",
         5.0,
+    ),
+    ("shards.balance_ours", "4 shards from a recorded ledger: slowest shard <= 1.15x the mean", "<=", 1.15),
+    (
+        "shards.balance_vs_pytest_split",
+        "shards at least as even as pytest-split's (our slowest/mean over theirs <= 1.00x)",
+        "<=",
+        1.0,
     ),
 )
 REFERENCE = {"limit": 1.60, "wait_default": 31.6, "wait_5s": 6.6, "wait_1s": 2.75, "down": 0.83}

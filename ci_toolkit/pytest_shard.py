@@ -16,7 +16,6 @@ Two jobs inside pytest, both for the shard planner:
 from __future__ import annotations
 
 import hashlib
-import heapq
 import json
 import os
 import statistics
@@ -33,28 +32,64 @@ if TYPE_CHECKING:
 hookimpl = pluggy.HookimplMarker("pytest")
 
 
-def partition(ids: Sequence[str], costs: Mapping[str, float], shards: int) -> list[list[str]]:
-    """Longest-processing-time first: the costliest test goes to the least loaded shard (ties:
-    fewer tests, then the lower index). A test without a recorded cost gets the median of the
-    recorded ones; with nothing recorded every test costs the same, which splits by count.
-    Deterministic for one collection and one cost table; each shard keeps collection order (so
-    module and class fixtures are set up as few times as the split allows)."""
+def partition(
+    ids: Sequence[str], costs: Mapping[str, float], shards: int, setup: Mapping[str, float] | None = None
+) -> list[list[str]]:
+    """Longest-processing-time first: the costliest item goes to the shard where it ends soonest
+    (ties: fewer tests, then the lower index). A test without a recorded cost gets the median of
+    the recorded ones; with nothing recorded every test costs the same, which splits by count.
+
+    `setup` is a module's shared fixture cost (its file -> seconds), paid again by every shard
+    its tests land on. Such a module is one item, whole, unless it alone is more than a shard's
+    fair share: then its tests are placed one by one, each paying the setup on a shard the module
+    is not on yet. Deterministic for one collection and one cost table; each shard keeps
+    collection order (so module and class fixtures are set up as few times as the split allows)."""
     if shards < 1:
         raise ValueError("shards must be at least 1")
     unique = list(dict.fromkeys(ids))
     known = [costs[i] for i in unique if i in costs]
     default = statistics.median(known) if known else 1.0
     weight = {i: max(costs.get(i, default), 0.0) for i in unique}
-    heap = [(0.0, 0, k) for k in range(shards)]
+    shared = {m: s for m, s in (setup or {}).items() if s > 0}
+    by_module: dict[str, list[str]] = {}
+    for test_id in unique:
+        by_module.setdefault(module_of(test_id), []).append(test_id)
+    present = {m: shared[m] for m in by_module if m in shared}
+    fair = (sum(weight.values()) + sum(present.values())) / shards
+    items: list[tuple[float, str, list[str], float]] = []  # (cost, sort id, tests, setup if new)
+    for module, tests in by_module.items():
+        whole = sum(weight[t] for t in tests) + present.get(module, 0.0)
+        if module in present and whole <= fair:
+            items.append((whole, tests[0], tests, 0.0))
+        else:
+            items += [(weight[t], t, [t], present.get(module, 0.0)) for t in tests]
+    loads = [0.0] * shards
+    counts = [0] * shards
+    modules: list[set[str]] = [set() for _ in range(shards)]
     owner: dict[str, int] = {}
-    for test_id in sorted(unique, key=lambda i: (-weight[i], i)):
-        load, count, k = heapq.heappop(heap)
-        owner[test_id] = k
-        heapq.heappush(heap, (load + weight[test_id], count + 1, k))
+    for cost, _, tests, extra in sorted(items, key=lambda item: (-item[0], item[1])):
+        module = module_of(tests[0])
+        ends = [loads[k] + (extra if module not in modules[k] else 0.0) + cost for k in range(shards)]
+        k = min(range(shards), key=lambda j: (ends[j], counts[j], j))
+        loads[k] = ends[k]
+        counts[k] += len(tests)
+        modules[k].add(module)
+        for test_id in tests:
+            owner[test_id] = k
     out: list[list[str]] = [[] for _ in range(shards)]
     for test_id in unique:
         out[owner[test_id]].append(test_id)
     return out
+
+
+def module_of(test_id: str) -> str:
+    return test_id.split("::", 1)[0]
+
+
+def estimate(ids: Sequence[str], costs: Mapping[str, float], setup: Mapping[str, float]) -> float:
+    """What one shard's tests are expected to take: their costs plus each module's shared setup once."""
+    modules = {module_of(i) for i in ids}
+    return sum(costs.get(i, 0.0) for i in ids) + sum(setup.get(m, 0.0) for m in modules)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -67,6 +102,16 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def digest(ids: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+
+
+def read_costs(path: str | None) -> tuple[dict[str, float], dict[str, float]]:
+    """ci-toolkit's cost table: `{"tests": {id: seconds}, "setup": {module file: seconds}}`."""
+    if not path or not os.path.exists(path):
+        return {}, {}
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    tests = {str(k): float(v) for k, v in data.get("tests", {}).items()}
+    return tests, {str(k): float(v) for k, v in data.get("setup", {}).items()}
 
 
 def _writer() -> bool:
@@ -94,13 +139,9 @@ def pytest_collection_modifyitems(
     if not spec:
         return
     index, count = parse_shard(spec)
-    costs: dict[str, float] = {}
-    costs_file = os.environ.get("CI_TOOLKIT_SHARD_COSTS")
-    if costs_file and os.path.exists(costs_file):
-        with open(costs_file, encoding="utf-8") as fh:
-            costs = {str(k): float(v) for k, v in json.load(fh).items()}
+    costs, setup = read_costs(os.environ.get("CI_TOOLKIT_SHARD_COSTS"))
     pool = [item.nodeid for item in items]
-    mine = set(partition(pool, costs, count)[index - 1])
+    mine = set(partition(pool, costs, count, setup)[index - 1])
     kept = [item for item in items if item.nodeid in mine]
     dropped = [item for item in items if item.nodeid not in mine]
     if dropped:
@@ -113,7 +154,7 @@ def pytest_collection_modifyitems(
             "tests": len(pool),
             "selected": len(kept),
             "collection": digest(pool),
-            "estimated_seconds": round(sum(costs.get(i, 0.0) for i in mine), 3),
+            "estimated_seconds": round(estimate(sorted(mine), costs, setup), 3),
         }
         _write(report, json.dumps(data) + "\n")
 

@@ -68,12 +68,28 @@ def report_merge(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Also write the Markdown summary to this file.")
     ] = None,
+    into: Annotated[
+        Path | None,
+        typer.Option(
+            "--into",
+            help="Where the shards' merged junit.xml, coverage and durations.json go [default: ./merged].",
+        ),
+    ] = None,
+    durations: Annotated[
+        Path | None,
+        typer.Option(
+            "--durations", help="Also write the shards' merged durations ledger here (the file you cache)."
+        ),
+    ] = None,
     json_mode: JsonOpt = False,
 ) -> int:
-    """Merge matrix cells' results into one Markdown summary; exit 1 if any cell failed.
+    """Merge matrix cells' results into one Markdown summary, and shards of one run into one result.
 
+    Shards (`integration-run --shard K/N`) of one run are merged into --into: one junit.xml, their
+    coverage combined (and judged against pytest.fail_under as a whole) and their durations ledgers.
+    They are refused (exit 2) when they are not all of one run. Exit 1 if any cell or test failed.
     The summary goes to stdout, to --output, and to $GITHUB_STEP_SUMMARY when that is set.
     """
     from ci_toolkit.commands.report import merge as command
 
-    return command(tuple(dirs), output=output, json_mode=json_mode)
+    return command(tuple(dirs), output=output, json_mode=json_mode, into=into, durations=durations)

@@ -16,8 +16,8 @@ from pathlib import Path
 from ci_toolkit.config import Config
 from ci_toolkit.errors import ConfigError
 from ci_toolkit.pipeline.context import RunContext, artifacts_root
-from ci_toolkit.results.junit import read_times
 from ci_toolkit.shard import ledger
+from ci_toolkit.shard.testcases import read_times
 
 ENV_VAR = "CI_TOOLKIT_DURATIONS"
 COSTS_FILE = "shard-costs.json"
@@ -49,8 +49,8 @@ def test_env(ctx: RunContext) -> dict[str, str]:
     shard = ctx.options.shard
     if shard is None:
         return env
-    costs = ledger.load(ledger_path(ctx)).costs()
-    (run_dir / COSTS_FILE).write_text(json.dumps(costs, sort_keys=True) + "\n", encoding="utf-8")
+    plan_input = ledger.load(ledger_path(ctx)).plan_input()
+    (run_dir / COSTS_FILE).write_text(json.dumps(plan_input, sort_keys=True) + "\n", encoding="utf-8")
     return env | {
         "CI_TOOLKIT_SHARD": shard.label,
         "CI_TOOLKIT_SHARD_COSTS": str(run_dir / COSTS_FILE),

@@ -60,23 +60,6 @@ def _failed(case: ET.Element, outcome: ET.Element, root: Path) -> FailedTest:
     return FailedTest(test_id, file, lineno, message[:2000])
 
 
-def read_times(path: Path) -> dict[str, float]:
-    """Each testcase's time by pytest node id (xunit1 keeps the file): what the durations ledger
-    falls back on when a pytest without ci-toolkit's plugin ran the tests."""
-    if not path.is_file():
-        return {}
-    times: dict[str, float] = {}
-    for case in ET.parse(path).getroot().iter("testcase"):
-        file, classname, name = case.get("file"), case.get("classname", ""), case.get("name", "")
-        if not file or not name:
-            continue
-        module = file.removesuffix(".py").replace("/", ".")
-        inner = classname[len(module) + 1 :].split(".") if classname.startswith(module + ".") else []
-        test_id = "::".join([file, *inner, name])
-        times[test_id] = times.get(test_id, 0.0) + float(case.get("time") or 0)
-    return times
-
-
 def read_coverage(path: Path) -> float | None:
     if not path.is_file():
         return None

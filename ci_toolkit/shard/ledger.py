@@ -69,13 +69,32 @@ class Ledger:
     def costs(self) -> dict[str, float]:
         """Seconds per test for `partition`: call time plus setup and teardown, each capped at
         the suite's median (a shared fixture's setup is not one test's cost)."""
-        if not self.tests:
-            return {}
-        setup_cap = statistics.median(t.setup for t in self.tests.values())
-        teardown_cap = statistics.median(t.teardown for t in self.tests.values())
+        setup_cap, teardown_cap = self._caps()
         return {
             k: t.call + min(t.setup, setup_cap) + min(t.teardown, teardown_cap) for k, t in self.tests.items()
         }
+
+    def shared_setup(self) -> dict[str, float]:
+        """Per module file, the setup and teardown above the medians that its tests recorded: its
+        shared fixtures' cost, which every shard the module is split over pays again."""
+        setup_cap, teardown_cap = self._caps()
+        shared: dict[str, float] = {}
+        for test_id, t in self.tests.items():
+            excess = max(t.setup - setup_cap, 0.0) + max(t.teardown - teardown_cap, 0.0)
+            if excess > 0:
+                module = test_id.split("::", 1)[0]
+                shared[module] = shared.get(module, 0.0) + excess
+        return shared
+
+    def plan_input(self) -> dict[str, dict[str, float]]:
+        """What `pytest_shard` splits by (CI_TOOLKIT_SHARD_COSTS)."""
+        return {"tests": self.costs(), "setup": self.shared_setup()}
+
+    def _caps(self) -> tuple[float, float]:
+        if not self.tests:
+            return 0.0, 0.0
+        timings = self.tests.values()
+        return statistics.median(t.setup for t in timings), statistics.median(t.teardown for t in timings)
 
     def updated(
         self, seen: Mapping[str, Timing], collected: Iterable[str] = (), *, root: Path | None = None

@@ -34,12 +34,13 @@ def cells(count: int, matrix_cells: Sequence[Mapping[str, str]] = ()) -> dict[st
 
 
 def estimate(ledger: Ledger, count: int) -> list[Estimate]:
+    from ci_toolkit.pytest_shard import estimate as expected
     from ci_toolkit.pytest_shard import partition
 
-    costs = ledger.costs()
-    parts = partition(sorted(costs), costs, count)
+    costs, setup = ledger.costs(), ledger.shared_setup()
+    parts = partition(sorted(costs), costs, count, setup)
     return [
-        Estimate(f"{k}/{count}", len(part), sum(costs[i] for i in part)) for k, part in enumerate(parts, 1)
+        Estimate(f"{k}/{count}", len(part), expected(part, costs, setup)) for k, part in enumerate(parts, 1)
     ]
 
 

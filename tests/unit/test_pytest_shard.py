@@ -110,7 +110,7 @@ def test_the_costs_decide_the_split(suite: Path) -> None:
     _pytest(suite, "--collect-only", CI_TOOLKIT_COLLECTED=str(collected))
     costs = suite / "costs.json"
     table = dict.fromkeys(ledger.read_collected(collected), 1.0) | {"tests/test_more.py::test_a": 100.0}
-    costs.write_text(json.dumps(table))
+    costs.write_text(json.dumps({"tests": table, "setup": {}}))
     phases = suite / "p.tsv"
     result = _pytest(
         suite, CI_TOOLKIT_SHARD="1/2", CI_TOOLKIT_SHARD_COSTS=str(costs), CI_TOOLKIT_PHASES=str(phases)

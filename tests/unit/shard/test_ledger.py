@@ -22,8 +22,9 @@ def test_a_new_figure_is_smoothed_into_the_old_one() -> None:
 def test_a_slow_shared_fixture_does_not_make_its_first_test_costly() -> None:
     seen = {f"t.py::t{i}": Timing(call=0.1, setup=0.001, teardown=0.001) for i in range(9)}
     seen["t.py::t0"] = Timing(call=0.1, setup=5.0, teardown=0.001)  # a module fixture's setup
-    costs = Ledger().updated(seen).costs()
-    assert costs["t.py::t0"] == pytest.approx(0.102)
+    recorded = Ledger().updated(seen)
+    assert recorded.costs()["t.py::t0"] == pytest.approx(0.102)
+    assert recorded.shared_setup() == {"t.py": pytest.approx(4.999)}  # paid once per shard t.py is on
 
 
 def test_stale_ids_are_dropped_and_tests_of_files_not_collected_kept(tmp_path: Path) -> None:

@@ -61,6 +61,26 @@ def test_the_split_is_deterministic_whatever_the_order_costs_were_recorded_in() 
     assert partition(list(costs), costs, 5) == partition(list(costs), shuffled, 5)
 
 
+def test_a_module_with_a_slow_shared_fixture_stays_on_one_shard_unless_splitting_pays() -> None:
+    costs = {f"slow.py::t{i}": 0.1 for i in range(6)} | {f"fast_{i}.py::t": 0.5 for i in range(12)}
+    together = partition(list(costs), costs, 2, setup={"slow.py": 2.0})
+    assert (
+        sum(any(t.startswith("slow.py") for t in part) for part in together) == 1
+    )  # its fixture set up once
+    loads = [sum(costs[t] for t in part) + 2.0 * any(t.startswith("slow") for t in part) for part in together]
+    assert sorted(loads) == pytest.approx([4.1, 4.5])
+    spread = partition(list(costs), costs, 2)
+    assert all(any(t.startswith("slow.py") for t in part) for part in spread)  # without it: split
+    heavy = {f"slow.py::t{i}": 5.0 for i in range(6)}  # 30 s of tests: worth paying the setup twice
+    assert all(part for part in partition(list(heavy), heavy, 2, setup={"slow.py": 2.0}))
+
+
+def test_the_estimate_counts_a_modules_setup_once_per_shard() -> None:
+    from ci_toolkit.pytest_shard import estimate
+
+    assert estimate(["m.py::a", "m.py::b", "n.py::c"], {"m.py::a": 1.0, "m.py::b": 1.0}, {"m.py": 3.0}) == 5.0
+
+
 @pytest.mark.parametrize("text", ["0/4", "5/4", "2", "a/b", "2/0", ""])
 def test_a_bad_shard_is_refused_with_the_form_to_use(text: str) -> None:
     with pytest.raises(ValueError, match=r"K/N with 1 <= K <= N"):

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ci_toolkit.results.junit import read_times
 from ci_toolkit.shard import ledger
+from ci_toolkit.shard.testcases import read_times
 
 TESTS = """
 import time
