@@ -45,8 +45,10 @@ def apply(
     suite, matrix_entry = choice.suite, choice.matrix_entry
     env = dict(options.env)
     cell = None
-    if matrix_entry:
-        cell = matrix.resolve(config.matrix, matrix.parse_entry(matrix_entry), config.source)
+    entry = matrix.parse_entry(matrix_entry) if matrix_entry else {}
+    # A `shard plan` cell of a config without [matrix] holds only the keys ci-toolkit added.
+    if entry and (config.matrix is not None or any(k not in matrix.DERIVED for k in entry)):
+        cell = matrix.resolve(config.matrix, entry, config.source)
         if cell.suite and suite and cell.suite != suite:
             raise UsageError(f"--suite {suite} contradicts the matrix entry's suite {cell.suite!r}")
         suite = suite or cell.suite

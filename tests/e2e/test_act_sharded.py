@@ -24,7 +24,10 @@ WORKFLOW = ".github/workflows/sharded.yml"
 def test_three_shards_and_a_merge_are_green_and_the_summary_lists_every_test(tmp_path: Path) -> None:
     handoff = tmp_path / "handoff"
     handoff.mkdir()
-    run = act(tmp_path, WORKFLOW, "shards=3", "extras=example", env=[f"CI_TOOLKIT_ACT_HANDOFF={handoff}"])
+    only = "only=POSTGRES_IMAGE=postgres:17 suite=full"  # one of the example's [matrix] cells
+    run = act(
+        tmp_path, WORKFLOW, "shards=3", only, "extras=example", env=[f"CI_TOOLKIT_ACT_HANDOFF={handoff}"]
+    )
     shards = sorted(handoff.glob("shard-*"))
     results = [json.loads((d / "run.json").read_text()) for d in shards if (d / "run.json").is_file()]
     try:
@@ -33,7 +36,7 @@ def test_three_shards_and_a_merge_are_green_and_the_summary_lists_every_test(tmp
         assert len(jobs) >= 5 and all(r["jobResult"] == "success" for r in jobs), (
             jobs
         )  # plan, 3 shards, merge
-        assert [d.name for d in shards] == [f"shard-shard-{k}-of-3" for k in (1, 2, 3)]
+        assert [d.name for d in shards] == [f"shard-postgres-17-full-shard-{k}-of-3" for k in (1, 2, 3)]
         assert sorted(r["shard"]["index"] for r in results) == [1, 2, 3]
         (tests,) = {r["shard"]["tests"] for r in results}
         assert sum(r["shard"]["selected"] for r in results) == tests
@@ -43,6 +46,7 @@ def test_three_shards_and_a_merge_are_green_and_the_summary_lists_every_test(tmp
             r["content"] for r in run.records if r.get("command") == "summary" and r.get("jobID") == "merge"
         )
         assert "balance" in summary, summary
+        assert "postgres:17 / full" in summary, summary
         for test_id in collected:
             assert test_id in summary, (test_id, summary)
     finally:

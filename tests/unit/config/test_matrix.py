@@ -179,6 +179,17 @@ def test_selection_sends_cell_variables_to_compose_and_tests_and_takes_its_suite
         selection.apply(cfg, RunOptions(), selection.Choice(suite="full", matrix_entry=entry))
 
 
+def test_a_shard_plan_cell_is_no_matrix_entry_for_a_config_without_a_matrix(tmp_path: Path) -> None:
+    (tmp_path / "ci-toolkit.toml").write_text(EXAMPLE_CONFIG.split("[matrix]")[0])
+    cfg = config.load(tmp_path)
+    assert cfg.matrix is None
+    entry = '{"shard": "2/3", "name": "shard 2/3", "slug": "shard-2-of-3"}'  # `toJSON(matrix)` of a shard job
+    _, _, cell = selection.apply(cfg, RunOptions(), selection.Choice(matrix_entry=entry))
+    assert cell is None
+    with pytest.raises(UsageError, match=r"has no \[matrix\] table"):  # a real matrix key still says so
+        selection.apply(cfg, RunOptions(), selection.Choice(matrix_entry='{"PG": "17", "shard": "1/2"}'))
+
+
 def test_select_cells_with_only() -> None:
     m = make({"PG": ["15", "17"], "suite": ["smoke", "full"]})
     assert [c.name for c in matrix.select(m, ["suite=full"])] == ["15 / full", "17 / full"]
