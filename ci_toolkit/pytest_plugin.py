@@ -4,6 +4,12 @@ Registers the markers named in the ci-toolkit config (CI_TOOLKIT_MARKERS, one pe
 so pytest never warns about them, whatever the project's own pytest config says. Suite
 expressions may only use those markers (checked at config load), so they are all registered.
 With pytest-xdist the workers load this plugin too (`-p` options are passed on to them).
+
+Each process's own values (`--workers N`, README "Workers"): CI_TOOLKIT_WORKER_ENV holds, per xdist
+worker, the exports that differ between workers ({"gw0": {"DATABASE_URL": ...}, ...}); a worker
+puts its own into os.environ before any conftest is imported, and every process says who it is
+in CI_TOOLKIT_WORKER (gw0, gw1 … or main) and CI_TOOLKIT_WORKER_INDEX (0 for main). A worker that
+xdist starts in place of a crashed one takes over the crashed one's values (and data).
 """
 
 from __future__ import annotations
@@ -15,11 +21,26 @@ import sysconfig
 
 import pytest
 
+WORKER_ENV = "CI_TOOLKIT_WORKER_ENV"
+TAKES_OVER = "CI_TOOLKIT_WORKER_TAKES_OVER"  # set by the controller for the replacement it starts
+_replacing: dict[str, str] = {}  # controller: a replacement worker's id -> the worker it replaced
+
 
 def pytest_configure(config: pytest.Config) -> None:
     for line in os.environ.get("CI_TOOLKIT_MARKERS", "").splitlines():
         if line.strip():
             config.addinivalue_line("markers", line.strip())
+    planned = os.environ.get(WORKER_ENV)
+    if planned is not None and not os.environ.get("PYTEST_XDIST_WORKER"):
+        # The controller, before it starts a worker: as many as ci-toolkit made data for.
+        xdist = getattr(config.option, "dist", "no") != "no"
+        started = len(getattr(config.option, "tx", None) or []) if xdist else 0
+        table = json.loads(planned)
+        if started != len(table):
+            raise pytest.UsageError(
+                f"pytest would start {started} xdist workers, and ci-toolkit gave {len(table)} their own "
+                "data (--workers): give the number of workers only to ci-toolkit's --workers, not -n"
+            )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -27,17 +48,54 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     """A warm run's pytest is forked ahead of time (`pytest_zygote`) and waits here, before any
     conftest or test module is imported, for ci-toolkit to say go: one JSON line with the final
     environment (the secrets, fetched meanwhile). End of file instead means the run stopped before
-    its tests: exit without running one."""
+    its tests: exit without running one. Then, in every process, its worker values."""
     fd = os.environ.pop("CI_TOOLKIT_GATE_FD", None)
-    if fd is None:
+    if fd is not None:
+        with os.fdopen(int(fd), "r", encoding="utf-8") as gate:
+            line = gate.readline()
+        if not line.strip():
+            os._exit(3)
+        final = json.loads(line)["env"]
+        os.environ.clear()  # the final environment whole: nothing only the guess had survives
+        os.environ.update(final)
+    _become_worker()  # after the gate: the worker values come with the final environment
+
+
+def _become_worker() -> None:
+    """This process's worker values over the ordinary (`main`) environment, and who it is."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # set by xdist before a worker's config is made
+    takes_over = os.environ.pop(TAKES_OVER, None)
+    name = worker or "main"
+    planned = os.environ.get(WORKER_ENV)
+    if worker and planned is not None:
+        table = json.loads(planned)
+        if worker not in table and takes_over in table:  # xdist gave the replacement a new id
+            name = str(takes_over)
+        if name not in table:
+            raise pytest.UsageError(
+                f"ci-toolkit gave {len(table)} xdist workers their own data ({', '.join(table) or 'none'}), "
+                f"not {worker}: let ci-toolkit start the workers with --workers N, not pytest's -n"
+            )
+        os.environ.update(table[name])
+    os.environ["CI_TOOLKIT_WORKER"] = name
+    os.environ["CI_TOOLKIT_WORKER_INDEX"] = name[2:] if name[:2] == "gw" and name[2:].isdigit() else "0"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """Controller: a worker died (xdist starts a replacement next, with a new id): the
+    replacement is told whose values to take, in the environment it inherits."""
+    if error is None:
         return
-    with os.fdopen(int(fd), "r", encoding="utf-8") as gate:
-        line = gate.readline()
-    if not line.strip():
-        os._exit(3)
-    final = json.loads(line)["env"]
-    os.environ.clear()  # the final environment whole: nothing only the guess had survives
-    os.environ.update(final)
+    gone = str(getattr(getattr(node, "gateway", None), "id", ""))
+    os.environ[TAKES_OVER] = _replacing.pop(gone, gone)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_newgateway(gateway: object) -> None:
+    taken = os.environ.pop(TAKES_OVER, None)
+    if taken is not None:
+        _replacing[str(getattr(gateway, "id", ""))] = taken
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -122,6 +122,8 @@ def parse(data: Mapping[str, Any], source: Path) -> Config:
             problems.add(mig.key("dsn"), 'missing; e.g. dsn = "{export.DATABASE_URL}"')
             dsn = ""
         _check_template(dsn, mig.key("dsn"), problems)
+        if own_use := templates.not_per_worker(dsn, export, "dsn"):  # made once, on the template database
+            problems.add(mig.key("dsn"), own_use)
         migrations = MigrationsConfig(
             directory=root / mig.get("directory", str, "migrations"),
             dsn=dsn,

@@ -13,13 +13,17 @@ from ci_toolkit.results.model import ServiceResult
 
 
 def render_exports(
-    config: Config, services: Mapping[str, templates.Reachable], env: Mapping[str, str]
+    config: Config,
+    services: Mapping[str, templates.Reachable],
+    env: Mapping[str, str],
+    worker: templates.Worker = templates.MAIN,
 ) -> dict[str, str]:
-    """The `[export]` table rendered in order (a later export may use an earlier one)."""
+    """The `[export]` table rendered in order (a later export may use an earlier one), for one
+    pytest process: `main` (the ordinary environment) or an xdist worker (`pipeline.workers`)."""
     exports: dict[str, str] = {}
     for name, template in config.export.items():
         try:
-            exports[name] = _render(template, config, services, env, exports)
+            exports[name] = _render(template, config, services, env, exports, worker)
         except templates.TemplateError as exc:
             raise ConfigError(f"{config.source}: export.{name}: {exc}") from None
     return exports
@@ -41,6 +45,7 @@ def _render(
     services: Mapping[str, templates.Reachable],
     env: Mapping[str, str],
     exports: Mapping[str, str],
+    worker: templates.Worker | None = None,  # None: ci-toolkit's own connection, never per worker
 ) -> str:
     return templates.render(
         template,
@@ -48,6 +53,7 @@ def _render(
         default_ports=config.default_ports(),
         env=process_env(env),
         exports=exports,
+        worker=worker,
     )
 
 

@@ -68,7 +68,8 @@ def apply(
         env["CI_TOOLKIT_SUITE"] = chosen.name
         if chosen.fail_under is not None:
             config = replace(config, pytest=replace(config.pytest, fail_under=chosen.fail_under))
-    worker_plan.plan(config, check_workers(choice.workers))  # refused before anything starts
+    workers = check_workers(choice.workers)
+    worker_plan.plan(config, workers)  # what cannot give each worker its data: refused before anything starts
     return (
         config,
         replace(
@@ -76,7 +77,7 @@ def apply(
             pytest_args=pytest_args,
             env=env,
             suite=suite,
-            workers=check_workers(choice.workers),
+            workers=workers,
             test_timeout=check_timeout(choice.test_timeout),
             shard=shard,
         ),

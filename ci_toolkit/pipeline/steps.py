@@ -20,6 +20,7 @@ from ci_toolkit.pipeline import (
     sharding,
     snapshots,
     validation,
+    workers,
 )
 from ci_toolkit.pipeline.context import RunContext
 from ci_toolkit.pipeline.state import (
@@ -197,12 +198,13 @@ def test(ctx: RunContext, state: RunState) -> Tested:
     checked = frozenset(s.name for s in ctx.config.services)
     events = state.events
     signalled = events.was_signalled if events is not None else (lambda container_id: False)
+    worker_env = workers.prepare(ctx, state)  # each xdist worker's own databases and exports
     forked = leasing.take_prestarted(ctx, state)
     if forked is not None:
         ctx.reporter.info("    pytest forked ahead from the lease's warm interpreter")
     test_run = pytest_run.run(
         ctx.config.pytest,
-        {**ctx.tests_env(state.env, state.secrets), **sharding.test_env(ctx)},
+        {**ctx.tests_env(state.env, state.secrets), **sharding.test_env(ctx), **worker_env},
         ctx.run_dir,
         cwd=ctx.config.root,
         timeout=ctx.config.timeouts.test,

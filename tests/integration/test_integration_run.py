@@ -52,7 +52,7 @@ def test_bundled_example_passes_and_leaves_nothing(tmp_path: Path) -> None:
     ):
         assert (run_dir / name).exists(), name
     # Progress went to stderr: phase timings and the pass count are there for a human.
-    assert "<== ready ok in" in result.stderr and "6 passed" in result.stderr
+    assert "<== ready ok in" in result.stderr and "10 passed" in result.stderr
     assert_no_leaks(project)
 
 
