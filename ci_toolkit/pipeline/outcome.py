@@ -79,6 +79,7 @@ def _shard_info(ctx: RunContext, state: RunState) -> dict[str, Any] | None:
         "collection": kept.get("collection"),
         "estimated_seconds": kept.get("estimated_seconds"),
         "fail_under": ctx.config.pytest.fail_under,
+        "root": str(ctx.config.root),  # where its coverage data's paths are (report merge relocates them)
     }
 
 

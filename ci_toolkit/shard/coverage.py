@@ -8,9 +8,13 @@ commit. The percentage is the XML's line rate, the figure a run judges `fail_und
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,12 +43,41 @@ def data_file(run_dir: Path) -> Path | None:
     return next((p for name in DATA_FILES if (p := run_dir / name).is_file()), None)
 
 
-def combine(data: Sequence[Path], into: Path, fail_under: float | None) -> Coverage:
-    """`coverage combine --keep` (the shards' files stay as they are), then `xml` and `html`."""
+def combine(data: Sequence[tuple[Path, str | None]], into: Path, fail_under: float | None) -> Coverage:
+    """`coverage combine` of each shard's data (`relocate`d copies: the shards' files stay as
+    they are), then `xml` and `html`."""
     out, xml, html = into / DATA_FILES[0], into / "coverage.xml", into / "htmlcov"
     cmd = [sys.executable, "-m", "coverage"]
+    with tempfile.TemporaryDirectory(prefix="ci-toolkit-coverage-") as tmp:
+        copies = [
+            relocate(path, root, Path.cwd(), Path(tmp) / f"{n}.data") for n, (path, root) in enumerate(data)
+        ]
+        _run(cmd, out, xml, html, copies)
+    rate = ET.parse(xml).getroot().get("line-rate")
+    return Coverage(float(rate or 0) * 100, len(data), out, xml, html / "index.html", fail_under)
+
+
+def relocate(data: Path, root: str | None, here: Path, copy: Path) -> Path:
+    """A copy of `data` whose measured files under the shard's `root` are under `here` instead.
+    Shards run in a directory of their own runner (act gives every job another one; self-hosted
+    runners differ), and coverage.py finds a file by the absolute path it measured; its `[paths]`
+    setting would do this too, but only from the project's own config. The data file is SQLite
+    (coverage.py's documented format, table `file`)."""
+    shutil.copyfile(data, copy)
+    if not root or Path(root) == here:
+        return copy
+    old, new = root.rstrip("/") + "/", str(here).rstrip("/") + "/"
+    with closing(sqlite3.connect(copy)) as db, db:
+        db.execute(
+            "UPDATE file SET path = ? || substr(path, ?) WHERE substr(path, 1, ?) = ?",
+            (new, len(old) + 1, len(old), old),
+        )
+    return copy
+
+
+def _run(cmd: list[str], out: Path, xml: Path, html: Path, copies: Sequence[Path]) -> None:
     try:
-        proc.run([*cmd, "combine", "--keep", f"--data-file={out}", *map(str, data)], timeout=TIMEOUT)
+        proc.run([*cmd, "combine", f"--data-file={out}", *map(str, copies)], timeout=TIMEOUT)
         proc.run([*cmd, "xml", f"--data-file={out}", "-o", str(xml)], timeout=TIMEOUT)
         proc.run([*cmd, "html", f"--data-file={out}", "-d", str(html)], timeout=TIMEOUT)
     except CommandError as exc:
@@ -53,5 +86,3 @@ def combine(data: Sequence[Path], into: Path, fail_under: float | None) -> Cover
             hint="run `report merge` from a checkout of the commit the shards tested: coverage reads "
             "its config and the measured source files from the current directory",
         ) from None
-    rate = ET.parse(xml).getroot().get("line-rate")
-    return Coverage(float(rate or 0) * 100, len(data), out, xml, html / "index.html", fail_under)

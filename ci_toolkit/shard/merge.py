@@ -51,6 +51,7 @@ class ShardRun:
     estimated_seconds: float | None
     wall_seconds: float | None  # its test phase: pytest's wall time
     fail_under: float | None
+    root: str | None = None  # the directory the shard's tests ran in (its coverage data's paths)
 
     @property
     def label(self) -> str:
@@ -91,6 +92,7 @@ def _shard_run(
         _opt(float, info.get("estimated_seconds")),
         _opt(float, phases.get("test")),
         _opt(float, info.get("fail_under")),
+        info.get("root"),
     )
 
 
@@ -223,7 +225,8 @@ def merge(shards: Sequence[ShardRun], into: Path, cases: Mapping[str, testcases.
 
 
 def _combine(shards: Sequence[ShardRun], into: Path, notes: list[str]) -> Coverage | None:
-    data = [p for s in shards if (p := coverage.data_file(s.path)) is not None]
+    found = [(p, s.root) for s in shards if (p := coverage.data_file(s.path)) is not None]
+    data = [p for p, _ in found]
     if not data:
         if any((s.path / "coverage.xml").is_file() for s in shards):
             notes.append(
@@ -237,7 +240,7 @@ def _combine(shards: Sequence[ShardRun], into: Path, notes: list[str]) -> Covera
         )
     thresholds = [s.fail_under for s in shards if s.fail_under is not None]
     # One run's shards share one threshold; should they not, the strictest is the one kept.
-    return coverage.combine(data, into, max(thresholds) if thresholds else None)
+    return coverage.combine(found, into, max(thresholds) if thresholds else None)
 
 
 def _dirs(shards: Iterable[ShardRun]) -> str:
