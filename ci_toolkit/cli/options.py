@@ -71,6 +71,14 @@ ShardOpt = Annotated[
         help="Run only shard K of N (K/N, e.g. 2/4), split by recorded durations (see `shard plan`).",
     ),
 ]
+ServiceOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--service",
+        metavar="NAME",
+        help="Start only this compose service and what it depends on (repeatable; replaces `start`).",
+    ),
+]
 MatrixEntryOpt = Annotated[
     str | None,
     typer.Option(
@@ -100,7 +108,8 @@ def selection_choice(
     workers: str | None = None,
     test_timeout: float | None = None,
     shard: str | None = None,
+    services: list[str] | None = None,
 ) -> Choice:
     from ci_toolkit.pipeline.selection import Choice
 
-    return Choice(suite, matrix_entry, workers, test_timeout, shard)
+    return Choice(suite, matrix_entry, workers, test_timeout, shard, tuple(services or ()))

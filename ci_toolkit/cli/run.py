@@ -21,6 +21,7 @@ from ci_toolkit.cli.options import (
     QuietOpt,
     SecretsFileOpt,
     SecretsFromEnvOpt,
+    ServiceOpt,
     ShardOpt,
     SuiteOpt,
     TestTimeoutOpt,
@@ -61,6 +62,7 @@ def integration_run(
     workers: WorkersOpt = None,
     test_timeout: TestTimeoutOpt = None,
     shard: ShardOpt = None,
+    service: ServiceOpt = None,
     reuse: Annotated[
         bool | None,
         typer.Option(
@@ -91,7 +93,7 @@ def integration_run(
         diagnostics=diagnostics,
         secrets_from_env=secrets_from_env,
         secrets_file=secrets_file,
-        choice=selection_choice(suite, matrix_entry, workers, test_timeout, shard),
+        choice=selection_choice(suite, matrix_entry, workers, test_timeout, shard, service),
         reuse=reuse,
         snapshot=snapshot,
     )

@@ -10,7 +10,15 @@ from typing import Annotated
 
 import typer
 
-from ci_toolkit.cli.options import ArtifactsOpt, ConfigOpt, JsonOpt, ProjectOpt, common_options
+from ci_toolkit.cli.options import (
+    ArtifactsOpt,
+    ConfigOpt,
+    JsonOpt,
+    ProjectOpt,
+    ServiceOpt,
+    common_options,
+    selection_choice,
+)
 
 
 def stack_up(
@@ -20,12 +28,14 @@ def stack_up(
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Also wait until every service is ready.")
     ] = True,
+    service: ServiceOpt = None,
     json_mode: JsonOpt = False,
 ) -> int:
     """Start the stack (unique project, dynamic ports) and record it for the other commands."""
     from ci_toolkit.commands.stack import stack_up as command
 
-    return command(common_options(config, artifacts_dir, project, json_mode), wait=wait)
+    opts = common_options(config, artifacts_dir, project, json_mode)
+    return command(opts, wait=wait, choice=selection_choice(None, services=service))
 
 
 def stack_wait(

@@ -14,8 +14,8 @@ from ci_toolkit.pipeline import endpoints, selection, sequence
 from ci_toolkit.stack import compose
 
 
-def stack_up(opts: CommonOptions, *, wait: bool) -> int:
-    ctx = plan_run(opts, keep=True)  # labels it as kept: `stack prune` leaves it to the TTL
+def stack_up(opts: CommonOptions, *, wait: bool, choice: selection.Choice | None = None) -> int:
+    ctx = plan_run(opts, keep=True, choice=choice)  # kept: `stack prune` leaves it to the TTL
     with ctx.guard.installed():
         seq = sequence.start(ctx, wait=wait)
     ctx.reporter.line(f"stack {ctx.project} is up; `ci-toolkit stack down` removes it", always=True)

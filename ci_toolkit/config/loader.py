@@ -25,6 +25,7 @@ from ci_toolkit.config.model import (
     DEFAULT_PORTS,
     DEFAULT_PROJECT_PREFIX,
     KIND_KEYS,
+    PORT_MODES,
     REUSE_MODES,
     SERVICE_KINDS,
     Config,
@@ -141,6 +142,8 @@ def parse(data: Mapping[str, Any], source: Path) -> Config:
         fail_under=fail_under,
         python=pt.get("python", str),
         durations=_optional_path(root, pt.get("durations", str)),
+        runner=pt.get("runner", str),
+        python_args=pt.str_list("python_args"),
     )
     pt.finish()
 
@@ -164,6 +167,8 @@ def parse(data: Mapping[str, Any], source: Path) -> Config:
 
     reuse = top.choice("reuse", REUSE_MODES, "never") or "never"
     snapshot = bool(top.get("snapshot", bool, False))
+    start = top.str_list("start")
+    ports = top.choice("ports", PORT_MODES, "as-written") or "as-written"
 
     top.finish()
     if problems:
@@ -191,6 +196,8 @@ def parse(data: Mapping[str, Any], source: Path) -> Config:
         soak=soak,
         reuse=reuse,
         snapshot=snapshot,
+        start=start,
+        ports=ports,
     )
 
 
@@ -209,17 +216,7 @@ def _services(table: Table) -> tuple[ServiceCheck, ...]:
         if port is None:
             table.problems.add(svc.key("port"), "missing; the container port to check, e.g. port = 8080")
             port = 0
-        values: dict[str, Any] = {}
-        for key in KIND_KEYS[kind]:
-            default = getattr(ServiceCheck, key)
-            if key == "monitor_port":
-                values[key] = svc.port(key)
-            elif key in ("jetstream",):
-                values[key] = svc.get(key, bool, default)
-            elif key == "expect_status":
-                values[key] = svc.get(key, int, default)
-            else:
-                values[key] = svc.get(key, str, default)
+        values = {key: _kind_value(svc, key) for key in KIND_KEYS[kind]}
         misplaced = [k for k in svc.data if k not in KIND_KEYS[kind] and k in _ALL_KIND_KEYS]
         for key in misplaced:
             owner = next(k for k, keys in KIND_KEYS.items() if key in keys)
@@ -238,6 +235,18 @@ def _services(table: Table) -> tuple[ServiceCheck, ...]:
 
 
 _ALL_KIND_KEYS = {k for keys in KIND_KEYS.values() for k in keys}
+
+
+def _kind_value(svc: Table, key: str) -> Any:
+    """A kind's key, read with the type of its ServiceCheck default: a port, a flag, a number or text."""
+    default = getattr(ServiceCheck, key)
+    if key.endswith("_port"):
+        return svc.port(key)
+    if isinstance(default, bool):
+        return svc.get(key, bool, default)
+    if isinstance(default, int):
+        return svc.get(key, int, default)
+    return svc.get(key, str, default)
 
 
 def _check_template(template: str, where: str, problems: Problems) -> None:

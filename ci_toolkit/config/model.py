@@ -24,6 +24,7 @@ SERVICE_KINDS = ("postgres", "redis", "nats", "http", "tcp")
 REUSE_MODES = ("never", "local", "always")
 DEFAULT_PORTS = {"postgres": 5432, "redis": 6379, "nats": 4222}
 # Keys that only make sense for one kind of readiness check.
+PORT_MODES = ("as-written", "dynamic")
 KIND_KEYS = {
     "postgres": ("user", "password", "database"),
     "nats": ("jetstream", "monitor_port"),
@@ -76,6 +77,8 @@ class PytestConfig:
     fail_under: float | None = None
     python: str | None = None  # interpreter that runs pytest; default: the one running us
     durations: Path | None = None  # the durations ledger; default: <artifacts_dir>/durations.json
+    runner: str | None = None  # "uv run", "poetry run", "hatch run" or a python; None: detected
+    python_args: tuple[str, ...] = ()  # interpreter flags before `-m pytest` (-bb, -X dev, -W error)
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ class Config:
     soak: soak_config.SoakConfig = field(default_factory=soak_config.SoakConfig)
     reuse: str = "never"  # one of REUSE_MODES
     snapshot: bool = False  # start cold runs from a snapshot of the migrated stack
+    start: tuple[str, ...] = ()  # compose services to start (and what they depend on); () = all
+    ports: str = "as-written"  # one of PORT_MODES: "dynamic" rewrites published ports to 127.0.0.1::PORT
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def service(self, name: str) -> ServiceCheck | None:

@@ -23,13 +23,15 @@ FILE_NAME = "selection.json"  # in the run's artifacts dir; `report merge` names
 
 @dataclass(frozen=True)
 class Choice:
-    """The command-line options: `--suite`, `--matrix-entry`, `--workers`, `--test-timeout`, `--shard`."""
+    """The command-line options: `--suite`, `--matrix-entry`, `--workers`, `--test-timeout`, `--shard`,
+    `--service`."""
 
     suite: str | None = None
     matrix_entry: str | None = None
     workers: str | None = None
     test_timeout: float | None = None
     shard: str | None = None
+    services: tuple[str, ...] = ()  # --service: start only these (and what they depend on)
 
 
 def record(ctx: RunContext, choice: Choice, cell: matrix.Cell | None) -> None:
@@ -61,6 +63,8 @@ def apply(
             "cannot load (it splits the collection inside pytest)",
             hint="leave pytest.python out to shard this suite",
         )
+    if choice.services:  # the command line's choice replaces the config's `start`
+        config = replace(config, start=tuple(dict.fromkeys(choice.services)))
     pytest_args = options.pytest_args
     if suite:
         chosen = suites.select(config.suites, suite, config.source)
