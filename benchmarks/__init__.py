@@ -1,4 +1,4 @@
-"""Benchmarks for ci-toolkit (GitHub issues 7, 13 and 18). Entry point: `python benchmarks/run.py`.
+"""Benchmarks for ci-toolkit (GitHub issues 7, 13, 14 and 18). Entry point: `python benchmarks/run.py`.
 
 run.py       the command line: which suites, how many reps, the rep loop, cleaning up
 variants.py  readiness of the bundled stack, measured several ways side by side
@@ -7,6 +7,7 @@ health_gated.py  the bundled stack plus a service gated on postgres' healthcheck
 suites.py    overhead of a whole run, CLI start-up, concurrent runs
 shards.py    4 shards of a generated suite (shards_suite.py) from a recorded ledger: ci-toolkit's
              split and pytest-split's, every shard run for real
+install.py   `actions/setup` run by act on this host: uv and pip, each cold and warm (issue 14)
 stack.py     scratch copy of the bundled example, compose projects, timed commands
 probing.py   host ports, protocol pollers, verification with real clients, postgres' own log
 figures.py   from samples to figures: statistics, ratios, breakdowns
@@ -14,13 +15,13 @@ targets.py   the targets and the reference figures; which targets a run meets
 machine.py   the machine and the versions measured on
 results.py   the results document: assembled, written as results.json and RESULTS.md
 markdown.py  RESULTS.md from the results (findings.py writes its findings from the figures;
-             markdown_gated.py, markdown_reuse.py and markdown_shards.py their suites' sections;
-             tables.py the Markdown formatting)
+             markdown_gated.py, markdown_reuse.py, markdown_shards.py and markdown_install.py their
+             suites' sections; tables.py the Markdown formatting)
 
 Each module imports only modules below it in its own chain, never back up: run -> health_gated
 -> variants | suites -> probing | stack; run -> shards -> shards_suite | stack; run -> results
--> figures | machine | markdown -> findings | markdown_gated | markdown_reuse | markdown_shards
--> tables | targets.
+-> install -> figures | stack; results -> figures | machine | markdown -> findings |
+markdown_gated | markdown_reuse | markdown_shards | markdown_install -> tables | targets.
 
 What of ci_toolkit the benchmarks use: its command line wherever that is enough (what is measured
 is what a user runs), otherwise only these public names. tests/unit/test_benchmarks_imports.py
@@ -37,7 +38,7 @@ checks that the imports in benchmarks/*.py are exactly these, none of them under
   ci_toolkit.stack.probes.NotReady              ... raised when the service does not answer yet
   ci_toolkit.pipeline.pytest_run.build_command  the exact pytest command line a run starts
   ci_toolkit.pytest_shard.partition             the one balancing algorithm (what the plugin applies)
-  ci_toolkit.pytest_shard.estimate              a shard's expected seconds: its tests, each module's setup once
+  ci_toolkit.pytest_shard.estimate              a shard's expected seconds (each module's setup once)
   ci_toolkit.pytest_shard.digest                a collection's digest, as a shard's report gives it
   ci_toolkit.shard.ledger.Ledger                the durations ledger: updated(phases, collected), costs()
   ci_toolkit.shard.ledger.read_phases           the plugin's phase record (CI_TOOLKIT_PHASES) -> timings

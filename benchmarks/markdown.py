@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from benchmarks import findings, markdown_gated, markdown_reuse, markdown_shards
+from benchmarks import findings, markdown_gated, markdown_install, markdown_reuse, markdown_shards
 from benchmarks.tables import Row, median, median_seconds, s, s2, table, triple, x
 from benchmarks.targets import REFERENCE
 
@@ -31,6 +31,7 @@ def render(r: Mapping[str, Any]) -> str:
         *markdown_gated.section(r.get("health_gated", {})),
         *markdown_reuse.section(r),
         *markdown_shards.section(r),
+        *markdown_install.section(r),
         "## Findings\n",
         "\n".join(
             f"- {line}"
@@ -39,13 +40,20 @@ def render(r: Mapping[str, Any]) -> str:
                 *markdown_gated.findings(r),
                 *markdown_reuse.findings(r),
                 *markdown_shards.findings(r),
+                *markdown_install.findings(r),
             ]
         )
         + "\n",
         "## Method\n",
         "\n".join(
             f"- {line}"
-            for line in [*METHOD, *markdown_gated.METHOD, *markdown_reuse.METHOD, *markdown_shards.METHOD]
+            for line in [
+                *METHOD,
+                *markdown_gated.METHOD,
+                *markdown_reuse.METHOD,
+                *markdown_shards.METHOD,
+                *markdown_install.METHOD,
+            ]
         )
         + "\n",
     ]
@@ -75,7 +83,12 @@ def machine_rows(m: Mapping[str, Any], load_start: float) -> list[Row]:
 
 
 def target_rows(targets: Sequence[Mapping[str, Any]]) -> list[Row]:
-    unit = {"overhead_seconds": " s", "help_seconds": " s", "warm.first_test_seconds": " s"}
+    unit = {
+        "overhead_seconds": " s",
+        "help_seconds": " s",
+        "warm.first_test_seconds": " s",
+        "install.uv_warm_seconds": " s",
+    }
     rows: list[Row] = []
     for t in targets:
         value = t["measured"]

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from benchmarks import figures, machine, markdown, targets
+from benchmarks import figures, install, machine, markdown, targets
 
 Samples = Mapping[str, list[dict[str, Any]]]
 
@@ -17,7 +17,7 @@ def assemble(
     run: dict[str, Any], labels: Mapping[str, Mapping[str, str]], samples: Mapping[str, Samples]
 ) -> dict[str, Any]:
     """`labels` and `samples` are keyed by suite (readiness, overhead, startup, concurrency,
-    health_gated, warm, snapshot, shards), then by alternative."""
+    health_gated, warm, snapshot, shards, install), then by alternative."""
     ready = figures.readiness(samples["readiness"], labels["readiness"])
     over = figures.overhead(samples["overhead"], labels["overhead"])
     start = figures.summarize(samples["startup"], labels["startup"])
@@ -37,11 +37,12 @@ def assemble(
         "warm": warm(samples.get("warm", {}), labels.get("warm", {})),
         "snapshot": snapshot(samples.get("snapshot", {}), labels.get("snapshot", {})),
         "shards": shards(samples.get("shards", {})),
+        "install": install.summary(samples.get("install", {}), labels.get("install", {})),
     }
     results["targets"] = targets.check_targets(results)
     groups = [("readiness", ready["variants"]), ("overhead", over["runs"]), ("concurrency", conc["runs"])]
     groups += [(f"health_gated {key}", v["alternatives"]) for key, v in gated["variants"].items()]
-    groups += [(suite, results[suite]["alternatives"]) for suite in ("warm", "snapshot")]
+    groups += [(suite, results[suite]["alternatives"]) for suite in ("warm", "snapshot", "install")]
     results["errors"] = [
         f"{group} {key}: {problem}"
         for group, summary in groups

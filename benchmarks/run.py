@@ -8,6 +8,10 @@
     python benchmarks/run.py --suites shards --reps 1 --out /tmp/b   # 4 shards against pytest-split:
                                                         # about 2 minutes, once per run whatever
                                                         # --reps says; --smoke leaves it out too
+    python benchmarks/run.py --suites install --reps 1 --out /tmp/b   # actions/setup under act: uv and
+                                                        # pip, cold and warm (about 1 minute a rep;
+                                                        # needs act and uv, the dev extra's; --smoke
+                                                        # leaves it out unless named)
 
 All alternatives are measured in the same run, interleaved rep by rep (the order rotates), so
 the ratios compare like with like on a noisy, shared machine. Every compose project is named
@@ -32,14 +36,24 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and this checkout's ci_toolkit importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import health_gated, reuse, shards, suites
+from benchmarks import health_gated, install, reuse, shards, suites
 from benchmarks import results as results_doc
 from benchmarks.stack import CREATED, Context, checks, clean_up, leftovers, make_workdir
 from benchmarks.variants import VARIANTS
 
-SUITES = ("readiness", "overhead", "startup", "concurrency", "health_gated", "warm", "snapshot", "shards")
+SUITES = (
+    "readiness",
+    "overhead",
+    "startup",
+    "concurrency",
+    "health_gated",
+    "warm",
+    "snapshot",
+    "shards",
+    "install",
+)
 REUSE_SUITES = ("warm", "snapshot")
-NOT_IN_SMOKE = (*REUSE_SUITES, "shards")  # --smoke runs them only when --suites names them
+NOT_IN_SMOKE = (*REUSE_SUITES, "shards", "install")  # --smoke runs them only when --suites names them
 SHARDS = {"run": "4 shards of the generated suite: ci-toolkit and pytest-split on one ledger"}
 OVERHEAD = {
     "integration_run": ("ci-toolkit integration-run (CLI, wall time)", suites.integration_run),
@@ -96,7 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "health_gated": {k: [] for k in gated},
         **{suite: {k: [] for k in reuse.labels(suite)} for suite in REUSE_SUITES},
         "shards": {k: [] for k in SHARDS},
+        "install": {k: [] for k in install.KEYS},
     }
+    # act and uv are looked for now, before any rep: a missing one stops the run at once.
+    installs = install.Installs(ctx) if "install" in args.suites else None
     log(f"run {run_id}: {args.reps} rep(s), suites {', '.join(args.suites)}, scratch {scratch}")
     warm_up()
     load_at_start = round(os.getloadavg()[0], 2)
@@ -105,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = reuse.Runs(ctx)
     try:
         for rep in range(args.reps):
-            one_rep(args.suites, ctx, rep, f"[{rep + 1}/{args.reps}]", cases, samples, runs)
+            one_rep(args.suites, ctx, rep, f"[{rep + 1}/{args.reps}]", cases, samples, runs, installs)
     finally:
         cleanup_problems = runs.close()
         left = clean_up(ctx.project_name())
@@ -137,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "health_gated": {k: v[0] for k, v in gated.items()},
         **{suite: reuse.labels(suite) for suite in REUSE_SUITES},
         "shards": SHARDS,
+        "install": install.LABELS,
     }
     results = results_doc.assemble(run, labels, samples)
     results_doc.write(results, args.out)
@@ -159,6 +177,7 @@ def one_rep(
     cases: dict[str, dict[str, Any]],
     samples: dict[str, Samples],
     runs: reuse.Runs,
+    installs: install.Installs | None = None,
 ) -> None:
     """Every chosen suite once; within a suite the alternatives alternate, their order rotating."""
     for suite in ("readiness", "health_gated"):
@@ -189,6 +208,11 @@ def one_rep(
                 log(f"{tag} {suite} {key}: first test {fmt(sample.get('seconds'))} s {status}")
     if "shards" in chosen and rep == 0:  # deterministic suite, ratios within one run: once is enough
         samples["shards"]["run"].append(measure(f"{tag} shards", shards.run, ctx, rep))
+    if installs is not None:  # per installer: cold, then warm on the cache the cold run filled
+        for key, sample in installs.rep(rep, rotated(list(install.INSTALLERS), rep)):
+            samples["install"][key].append(sample)
+            status = "ok" if sample["ok"] else f"INVALID ({sample['problem'][:300]})"
+            log(f"{tag} install {key}: {fmt(sample.get('seconds'))} s {status}")
 
 
 def measure(

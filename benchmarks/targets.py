@@ -1,6 +1,7 @@
 """What the benchmarks promise (GitHub issue 7's targets, issue 18's for health-gated stacks, those
-for fast re-runs: warm leases and snapshots, issue 13's for balanced shards) and the reference
-figures measured once before on this machine; which targets a run's figures meet."""
+for fast re-runs: warm leases and snapshots, issue 13's for balanced shards, issue 14's for the
+install in Actions) and the reference figures measured once before on this machine; which
+targets a run's figures meet."""
 
 from __future__ import annotations
 
@@ -33,6 +34,12 @@ TARGETS = (
         "shards at least as even as pytest-split's (our slowest/mean over theirs <= 1.00x)",
         "<=",
         1.0,
+    ),
+    (
+        "install.uv_warm_seconds",
+        "`actions/setup` with uv, warm cache (run by act): <= 10 s",
+        "<=",
+        10.0,
     ),
 )
 REFERENCE = {"limit": 1.60, "wait_default": 31.6, "wait_5s": 6.6, "wait_1s": 2.75, "down": 0.83}

@@ -124,6 +124,14 @@ def act(tmp_path: Path, workflow: str, *inputs: str, env: Sequence[str] = ()) ->
         if name.startswith("PIP_"):
             cmd += ["--env", f"{name}={value}"]
     host_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_", "ACT"))}
+    # act skips setup-uv: actions/setup installs with the host's uv. Only uv goes on PATH, so
+    # python3 stays the host's (as the runner's own would be).
+    uv = shutil.which("uv", path=str(BIN)) or shutil.which("uv")
+    if uv is None:
+        pytest.fail("uv is not installed: `pip install -e '.[dev]'` installs it")
+    (tmp_path / "uv-bin").mkdir()
+    (tmp_path / "uv-bin" / "uv").symlink_to(uv)
+    host_env["PATH"] = f"{tmp_path / 'uv-bin'}{os.pathsep}{host_env.get('PATH', '')}"
     proc = subprocess.run(
         cmd, env=host_env, capture_output=True, text=True, timeout=ACT_BACKSTOP, stdin=subprocess.DEVNULL
     )
