@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ci_toolkit.errors import InfrastructureError
-from ci_toolkit.pipeline import checks, endpoints, migrations, pytest_run
+from ci_toolkit.errors import CiToolkitError, InfrastructureError
+from ci_toolkit.pipeline import checks, endpoints, migrations, pytest_run, runner
 from ci_toolkit.pipeline.context import RunContext, artifacts_root, process_env
 from ci_toolkit.pipeline.state import ResetDone, RunState, Upped
 from ci_toolkit.results.model import ServiceResult
@@ -43,7 +43,9 @@ def prestart(ctx: RunContext) -> Prestarted | None:
     found = ctx.lease.found if ctx.lease is not None else None
     if ctx.lease is None or found is None or found.baseline is None or not found.services:
         return None
-    if ctx.config.pytest.python is not None:  # another interpreter: our zygote is not importable there
+    # Only ci-toolkit's own interpreter has a zygote (uv run, another venv's python or interpreter
+    # flags: pytest is started the ordinary way).
+    if not runner.resolve(ctx.config.pytest, ctx.config.root).forkable:
         return None
     services = {
         name: ServiceResult(None, str(data["host"]), {int(k): int(v) for k, v in data["ports"].items()})
@@ -51,16 +53,18 @@ def prestart(ctx: RunContext) -> Prestarted | None:
     }
     env = {**checks.resolve_env(ctx.config).values, **ctx.options.env}
     env = {**env, **endpoints.render_exports(ctx.config, services, env)}
-    cmd, full = pytest_run.prepare(
+    prepared = pytest_run.prepare(
         ctx.config.pytest,
         ctx.tests_env(env, {}),
         ctx.run_dir,
+        root=ctx.config.root,
         extra_args=ctx.options.pytest_args,
         workers=ctx.options.workers,
         test_timeout=ctx.options.test_timeout,
     )
-    # cmd is `python -m pytest ...`: the zygote of that interpreter runs what follows.
-    child = zygote.fork(ctx.lease.name, cmd[0], cmd[3:], ctx.config.root, process_env(full))
+    cmd = prepared.command
+    # cmd is `python -m pytest ...` (forkable: no interpreter flags): that interpreter's zygote runs the rest.
+    child = zygote.fork(ctx.lease.name, cmd[0], cmd[3:], ctx.config.root, process_env(prepared.env))
     return Prestarted(child, services) if child is not None else None
 
 
@@ -223,7 +227,7 @@ def keep(ctx: RunContext) -> None:
     # run's reset; let it finish (it usually has, during the tests) before the process exits.
     reset.wait_for_background(timeout=10.0)
     ctx.lease.touch()
-    if ctx.config.pytest.python is None:  # the next warm run forks its pytest from a warm interpreter
+    if _forkable(ctx):  # the next warm run forks its pytest from a warm interpreter
         started = zygote.start(ctx.lease.name, sys.executable, process_env(), ctx.config.root)
         if not started:
             ctx.reporter.warn(
@@ -232,6 +236,13 @@ def keep(ctx: RunContext) -> None:
     say = ctx.reporter.line
     say(f"lease kept: {ctx.project} (the next `integration-run --reuse` reuses it)", always=True)
     say("remove it with:  ci-toolkit stack down --lease", always=True)
+
+
+def _forkable(ctx: RunContext) -> bool:
+    try:
+        return runner.resolve(ctx.config.pytest, ctx.config.root).forkable
+    except CiToolkitError:  # the test step has said what is wrong with the runner
+        return False
 
 
 def result_info(ctx: RunContext, state: RunState) -> dict[str, Any] | None:

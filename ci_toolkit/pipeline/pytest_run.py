@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shlex
 import signal
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 from ci_toolkit import proc
 from ci_toolkit.config import PytestConfig
 from ci_toolkit.errors import CiToolkitError, TestRunnerError
+from ci_toolkit.pipeline import runner
 from ci_toolkit.pipeline.context import process_env
+from ci_toolkit.pipeline.runner import plugin_args, runner_args
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.results import progress
 from ci_toolkit.results.junit import read_coverage, read_junit
@@ -75,35 +76,7 @@ class TestRun:
     junit_xml: Path
     command: tuple[str, ...]
     shard: Mapping[str, Any] | None = None  # what pytest_shard kept, for a --shard run
-
-
-# Plugins that options need, by the name of their pytest11 entry point: `-p NAME` loads a
-# plugin even with PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 and is a no-op when it is already loaded.
-PLUGIN_OPTIONS = {
-    "xdist": ("-n", "--numprocesses", "--maxprocesses", "--dist", "--max-worker-restart"),
-    "timeout": ("--timeout", "--timeout-method", "--timeout_method", "--timeout-func-only"),
-    "pytest_cov": ("--cov", "--cov-report", "--cov-fail-under", "--cov-config", "--no-cov"),
-}
-
-
-def plugin_args(args: Sequence[str]) -> list[str]:
-    """`-p NAME` for each plugin whose options appear in `args` (unless args load or block it)."""
-    named = {args[i + 1] for i, a in enumerate(args[:-1]) if a == "-p"}
-    named |= {a[2:] for a in args if a.startswith("-p") and len(a) > 2}
-    out: list[str] = []
-    for plugin, options in PLUGIN_OPTIONS.items():
-        used = any(a.split("=", 1)[0] in options for a in args)
-        if plugin == "xdist":  # also the short forms -n4, -nauto
-            used = used or any(a.startswith("-n") and a[2:3].isalnum() for a in args)
-        if used and plugin not in named and f"no:{plugin}" not in named:
-            out += ["-p", plugin]
-    return out
-
-
-def runner_args(workers: str | None = None, test_timeout: float | None = None) -> list[str]:
-    """pytest-xdist workers (`-n`) and pytest-timeout's per-test limit (`--timeout`)."""
-    args = ["-n", workers] if workers else []
-    return args + ([f"--timeout={test_timeout:g}"] if test_timeout else [])
+    runner: Mapping[str, Any] | None = None  # which interpreter ran the tests (runner.Runner.record)
 
 
 def build_command(
@@ -113,10 +86,15 @@ def build_command(
     *,
     workers: str | None = None,
     test_timeout: float | None = None,
+    root: Path | None = None,
+    coverage: bool = True,
 ) -> list[str]:
+    """`root`: the config's directory, where the runner is detected (None: nothing is);
+    `coverage`: False when pytest-cov is not importable where the tests run."""
+    target = runner.resolve(cfg, root)
     selected = [*cfg.args, *runner_args(workers, test_timeout), *extra_args]
     cmd = [
-        cfg.python or sys.executable,
+        *target.prefix,
         "-m",
         "pytest",
         *plugin_args(selected),
@@ -126,9 +104,9 @@ def build_command(
         "-o",
         "junit_family=xunit1",
     ]  # xunit1 keeps file and line
-    if cfg.python is None:  # our plugins are importable only from our own interpreter
-        cmd += ["-p", "ci_toolkit.pytest_plugin", "-p", "ci_toolkit.pytest_shard"]
-    if cfg.coverage_source:
+    for plugin in target.plugins:  # another interpreter gets them by file (runner.install_plugins)
+        cmd += ["-p", plugin]
+    if cfg.coverage_source and coverage:
         cmd += ["-p", "pytest_cov"]
         cmd += [f"--cov={src}" for src in cfg.coverage_source]
         cmd += [
@@ -139,6 +117,15 @@ def build_command(
     return cmd
 
 
+@dataclass(frozen=True)
+class Prepared:
+    command: list[str]
+    env: dict[str, str]  # over this process's environment
+    runner: runner.Runner
+    coverage: bool  # coverage_source is set and pytest-cov is where the tests run
+    notes: tuple[str, ...] = ()  # said on the test step's first lines
+
+
 WATCH_INTERVAL = 0.25  # how often the stack is checked while the tests run
 
 
@@ -147,20 +134,31 @@ def prepare(
     env: Mapping[str, str],
     out_dir: Path,
     *,
+    root: Path | None = None,
     extra_args: Sequence[str] = (),
     workers: str | None = None,
     test_timeout: float | None = None,
-) -> tuple[list[str], dict[str, str]]:
-    """pytest's command line and the environment it gets (over this process's): the same for a
-    pytest started now and one forked ahead of time (`reuse.zygote`)."""
-    cmd = build_command(cfg, out_dir, extra_args, workers=workers, test_timeout=test_timeout)
+) -> Prepared:
+    """pytest's command line and the environment it gets: the same for a pytest started now and
+    one forked ahead of time (`reuse.zygote`). Another interpreter than ours gets our plugins by
+    file and is asked once whether pytest-cov is there."""
+    target = runner.resolve(cfg, root)
     added_env = {
         **env,
         "COVERAGE_FILE": str(out_dir / COVERAGE_DATA),
         "CI_TOOLKIT_MARKERS": "\n".join(cfg.markers),
         "CI_TOOLKIT_PROGRESS": str(out_dir / PROGRESS_FILE),
     }
-    return cmd, added_env
+    notes = [target.line]
+    if not target.own:
+        added_env["PYTHONPATH"] = runner.python_path(runner.install_plugins(out_dir), env)
+    coverage = runner.has_coverage(target, root or Path.cwd(), added_env)
+    if cfg.coverage_source and not coverage:
+        notes.append(runner.coverage_note(target))
+    cmd = build_command(
+        cfg, out_dir, extra_args, workers=workers, test_timeout=test_timeout, root=root, coverage=coverage
+    )
+    return Prepared(cmd, added_env, target, bool(cfg.coverage_source) and coverage, tuple(notes))
 
 
 def run(
@@ -183,9 +181,12 @@ def run(
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("junit.xml", "coverage.xml", PROGRESS_FILE):
         (out_dir / stale).unlink(missing_ok=True)
-    cmd, added_env = prepare(
-        cfg, env, out_dir, extra_args=extra_args, workers=workers, test_timeout=test_timeout
+    prepared = prepare(
+        cfg, env, out_dir, root=cwd, extra_args=extra_args, workers=workers, test_timeout=test_timeout
     )
+    cmd, added_env = prepared.command, prepared.env
+    for note in prepared.notes:  # which interpreter, first: a wrong one explains every import error
+        on_line(note)
     if forked is not None:
         try:
             forked.release(process_env(added_env))  # its whole environment, as a new process would get
@@ -228,7 +229,7 @@ def run(
     if exit_code < 0 and result.stopped is None:  # killed from outside: the OOM killer, a watchdog
         finished = progress.read_record(out_dir / PROGRESS_FILE) or seen.counts()
         raise PytestKilled(-exit_code, finished, out_dir / "pytest.log")
-    counts = read_junit(out_dir / "junit.xml", cwd)
+    counts = read_junit(out_dir / "junit.xml", cwd, record=out_dir / PROGRESS_FILE)
     shard = _shard_report(added_env, out_dir)
     if exit_code == 5 and shard is not None and shard.get("selected") == 0:
         # pytest says "no tests ran" (exit 5); a shard with nothing to run has passed.
@@ -242,8 +243,10 @@ def run(
             else f"see {out_dir / 'pytest.log'}"
         )
         raise TestRunnerError(f"pytest {what} (exit code {exit_code})", hint=hint)
-    coverage = read_coverage(out_dir / "coverage.xml") if cfg.coverage_source else None
-    return TestRun(exit_code, counts, coverage, out_dir / "junit.xml", tuple(cmd), shard)
+    coverage = read_coverage(out_dir / "coverage.xml") if prepared.coverage else None
+    return TestRun(
+        exit_code, counts, coverage, out_dir / "junit.xml", tuple(cmd), shard, prepared.runner.record
+    )
 
 
 def _shard_report(env: Mapping[str, str], out_dir: Path) -> dict[str, Any] | None:

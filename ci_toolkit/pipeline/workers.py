@@ -32,7 +32,6 @@ from ci_toolkit.stack import pgwire
 from ci_toolkit.stack.pgwire import quote_ident, quote_literal
 
 ENV = "CI_TOOLKIT_WORKER_ENV"  # read by pytest_plugin (which imports nothing of ours)
-PLUGIN = "ci_toolkit.pytest_plugin"
 REDIS_DATABASES = 16  # Redis's default `databases`: indexes 0-15
 COPY_ATTEMPTS = 3  # a client that reconnects to D between ending its connections and the copy
 PARALLEL_COPIES = 8
@@ -71,13 +70,7 @@ def plan(config: Config, workers: str | None) -> Plan:
             )
     if not (varying and result.xdist):
         return result
-    py = config.pytest
-    if py.python is not None and not any(a.endswith(PLUGIN) for a in py.args):
-        raise UsageError(
-            f"--workers {count}: export.{next(iter(varying))} differs per worker, and only ci-toolkit's "
-            f"pytest plugin gives each worker its values; pytest.python ({py.python}) does not load it",
-            hint=f'install ci-toolkit into that interpreter and add "-p", "{PLUGIN}" to pytest.args',
-        )
+    # ci-toolkit's plugin gives each worker its values, in any interpreter (pipeline.runner).
     redis = {c.name for c in config.services if c.kind == "redis"}
     for name in templates.per_worker(config.export, (templates.WORKER_INDEX,)):
         if count > REDIS_DATABASES and any(r.scope in redis for r in templates.refs(config.export[name])):

@@ -77,16 +77,6 @@ def test_more_workers_than_redis_databases_is_refused_before_anything_starts(tmp
         selection.apply(cfg, RunOptions(), selection.Choice(workers="17"))
 
 
-def test_per_worker_exports_with_another_interpreter_need_the_plugin_loaded(tmp_path: Path) -> None:
-    text = OWN_DATA.replace("[pytest]\n", '[pytest]\npython = "/opt/py/bin/python"\n')
-    cfg = load_config_text(tmp_path, text)
-    with pytest.raises(UsageError, match=r"only ci-toolkit's pytest plugin gives each worker its values"):
-        workers.plan(cfg, "2")
-    workers.plan(cfg, None)  # main needs no plugin: its values are the ordinary environment
-    loaded = text.replace('args = ["-q", ', 'args = ["-p", "ci_toolkit.pytest_plugin", "-q", ')
-    assert workers.plan(load_config_text(tmp_path, loaded), "2").xdist
-
-
 def test_a_copy_name_over_postgres_length_limit_is_refused(tmp_path: Path) -> None:
     cfg = load_config_text(tmp_path, OWN_DATA.replace('database = "app"', f'database = "{"d" * 60}"'))
     with pytest.raises(UsageError, match=r"longer than 63 bytes"):
