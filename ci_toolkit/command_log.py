@@ -1,10 +1,16 @@
 """What every child process did, for the diagnostics bundle (`commands.json`): one record per
 command with the end of its output, kept whole-line (`Tail`) so a secret is never cut in two
-before the redaction filter sees it."""
+before the redaction filter sees it.
+
+Verbose (`-v`, or CI_TOOLKIT_VERBOSE=1): each command is also printed to stderr, redacted, with
+its time and exit code as it ends. Here, because every record passes through `CommandLog.add`.
+"""
 
 from __future__ import annotations
 
+import os
 import shlex
+import sys
 import threading
 from collections import deque
 from dataclasses import asdict, dataclass
@@ -13,6 +19,27 @@ from typing import Any
 from ci_toolkit.redact import REDACTOR
 
 RECORDED_CHARS = 64 * 1024  # how much of a streamed command's output its record keeps (the end)
+VERBOSE_ENV = "CI_TOOLKIT_VERBOSE"
+_verbose = False  # set by the CLI's -v; the variable also works where no flag can be added (CI)
+
+
+def set_verbose(on: bool) -> None:
+    global _verbose
+    _verbose = on
+
+
+def verbose() -> bool:
+    return _verbose or os.environ.get(VERBOSE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def echo(cmd: tuple[str, ...], outcome: str) -> None:
+    """`$ CMD  (OUTCOME)` on stderr when verbose: redacted, like everything ci-toolkit prints."""
+    if not verbose():
+        return
+    line = REDACTOR(f"$ {shlex.join(cmd)}  ({outcome})")
+    # `##[` is a legacy workflow command the Actions runner finds anywhere in a line.
+    sys.stderr.write(line.replace("##[", "## [") + "\n")
+    sys.stderr.flush()
 
 
 @dataclass(frozen=True)
@@ -41,6 +68,8 @@ class CommandLog:
         REDACTOR.learn_output(record.stdout)  # compose config's environments: masked from now on
         with self._lock:
             self._records.append(record)
+        ended = "killed" if record.returncode is None else f"exit {record.returncode}"
+        echo(record.cmd, f"{record.seconds:.2f}s, {ended}")
 
     def records(self) -> list[CommandRecord]:
         with self._lock:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
-from ci_toolkit.command_log import COMMAND_LOG, RECORDED_CHARS, CommandLog, CommandRecord, Tail
+from ci_toolkit.command_log import COMMAND_LOG, RECORDED_CHARS, CommandLog, CommandRecord, Tail, echo
 from ci_toolkit.errors import CommandError
 
 __all__ = ["COMMAND_LOG", "RECORDED_CHARS", "CommandLog", "CommandRecord", "run", "start_daemon", "stream"]
@@ -102,8 +102,10 @@ def start_daemon(
     if not first or first[0].strip() != ready:
         _stop(child, 0)
         child.wait()
+        echo(tuple(argv), "not ready, killed")
         return None
     _DAEMONS.append(child)
+    echo(tuple(argv), f"started, pid {child.pid}")  # it outlives us: no end to report
     return child.pid
 
 

@@ -4,25 +4,67 @@ The callbacks live next to this module, one module per command group; they impor
 `ci_toolkit.commands` module when they run, so `ci-toolkit --help` stays fast and never imports
 docker, boto3 or psycopg. Every callback is registered through `with_error_boundary`: the one
 place errors become messages and exit codes.
+
+The habits of the tools users know (pytest, ruff, uv): `--version`/`-V`, `-h`, `-v`, and shell
+completion (`--install-completion`, typer's).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
+from ci_toolkit import __version__, command_log
 from ci_toolkit.cli import checks, run, shard, snapshot, stack
 from ci_toolkit.cli.boundary import with_error_boundary
+from ci_toolkit.cli.options import VerboseOpt
 
-app = typer.Typer(
-    name="ci-toolkit",
+PROG = "ci-toolkit"
+# Inherited by every group and command (click passes it down to child contexts).
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+class App(typer.Typer):
+    """The program is always `ci-toolkit`, also as `python -m ci_toolkit`: the completion script
+    and its environment variable (_CI_TOOLKIT_COMPLETE) are named after it, and so is `Usage:`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("prog_name", PROG)
+        return super().__call__(*args, **kwargs)
+
+
+app = App(
+    name=PROG,
     help="Run integration tests against a real Docker Compose stack, the same way locally and in CI.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings=CONTEXT,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"{PROG} {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", is_eager=True, callback=_show_version, help="Print the version and exit."
+        ),
+    ] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run integration tests against a real Docker Compose stack, the same way locally and in CI."""
+    if verbose:
+        command_log.set_verbose(True)
 
 
 def _group(name: str, help_text: str) -> typer.Typer:

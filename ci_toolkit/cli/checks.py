@@ -6,6 +6,7 @@ Each callback only turns its options into the arguments of its `ci_toolkit.comma
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -41,9 +42,9 @@ def secrets_check(
     return command(common_options(config, json_mode=json_mode), from_env=secrets_from_env, file=secrets_file)
 
 
-def version() -> int:
-    """Print the ci-toolkit version."""
-    typer.echo(__version__)
+def version(json_mode: JsonOpt = False) -> int:
+    """Print the ci-toolkit version (the bare number; `ci-toolkit --version` says the name too)."""
+    typer.echo(json.dumps({"version": __version__}) if json_mode else __version__)
     return 0
 
 
@@ -54,11 +55,13 @@ def matrix(
     ] = None,
     config: ConfigOpt = None,
     pretty: Annotated[bool, typer.Option("--pretty", help="Indent the JSON (for reading, not CI).")] = False,
+    json_mode: JsonOpt = False,
 ) -> int:
-    """Print the [matrix] cells as JSON for a workflow's `strategy.matrix: ${{ fromJSON(...) }}`."""
+    """Print the [matrix] cells as JSON for a workflow's `strategy.matrix: ${{ fromJSON(...) }}`.
+    (Always JSON: --json is accepted like on every command and keeps it on one line.)"""
     from ci_toolkit.commands.matrix import matrix as command
 
-    return command(common_options(config), tuple(only or ()), pretty=pretty)
+    return command(common_options(config), tuple(only or ()), pretty=pretty and not json_mode)
 
 
 def report_merge(

@@ -20,7 +20,8 @@ ConfigOpt = Annotated[
     typer.Option(
         "--config",
         "-c",
-        help="Config file (default: ci-toolkit.toml, then pyproject.toml [tool.ci-toolkit]).",
+        help="Config file (default: $CI_TOOLKIT_CONFIG, else the nearest ci-toolkit.toml or "
+        "pyproject.toml [tool.ci-toolkit] from here up to the repository root).",
     ),
 ]
 ArtifactsOpt = Annotated[
@@ -37,6 +38,15 @@ ProjectOpt = Annotated[
 ]
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON object on stdout; progress goes to stderr.")
+]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Print every command ci-toolkit runs, with its time and exit code, to stderr "
+        "(redacted; also CI_TOOLKIT_VERBOSE=1).",
+    ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the final summary.")]
 SecretsFromEnvOpt = Annotated[

@@ -99,11 +99,16 @@ def integration_run(
     )
 
 
-def migrate(config: ConfigOpt = None, artifacts_dir: ArtifactsOpt = None, project: ProjectOpt = None) -> int:
+def migrate(
+    config: ConfigOpt = None,
+    artifacts_dir: ArtifactsOpt = None,
+    project: ProjectOpt = None,
+    json_mode: JsonOpt = False,
+) -> int:
     """Apply new migrations to the recorded stack."""
     from ci_toolkit.commands.stack import migrate as command
 
-    return command(common_options(config, artifacts_dir, project))
+    return command(common_options(config, artifacts_dir, project, json_mode))
 
 
 def test(

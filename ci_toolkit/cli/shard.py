@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ci_toolkit.cli.options import ArtifactsOpt, ConfigOpt, common_options
+from ci_toolkit.cli.options import ArtifactsOpt, ConfigOpt, JsonOpt, common_options
 
 
 def shard_plan(
@@ -27,9 +27,11 @@ def shard_plan(
     config: ConfigOpt = None,
     artifacts_dir: ArtifactsOpt = None,
     pretty: Annotated[bool, typer.Option("--pretty", help="Indent the JSON (for reading, not CI).")] = False,
+    json_mode: JsonOpt = False,
 ) -> int:
     """Print strategy.matrix JSON with one cell per shard ("shard": "2/4"), times the [matrix]
-    cells; each shard's expected share goes to stderr."""
+    cells; each shard's expected share goes to stderr. (Always JSON: --json is accepted for
+    scripts that pass it to every command; it keeps the object on one line.)"""
     from ci_toolkit.commands.shard import shard_plan as command
 
     return command(
@@ -37,5 +39,5 @@ def shard_plan(
         shards,
         durations=durations,
         only=tuple(only or ()),
-        pretty=pretty,
+        pretty=pretty and not json_mode,
     )

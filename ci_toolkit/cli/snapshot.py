@@ -46,18 +46,20 @@ def snapshot_save(
     github_output: Annotated[
         bool, typer.Option("--github-output", help="Also write saved=true|false to $GITHUB_OUTPUT.")
     ] = False,
+    json_mode: JsonOpt = False,
 ) -> int:
     """Write this stack's snapshot into DIR as one checksummed archive (if it is up to date)."""
     from ci_toolkit.commands.snapshot import snapshot_save as command
 
-    return command(common_options(config, artifacts_dir, None), directory, github_output=github_output)
+    opts = common_options(config, artifacts_dir, None, json_mode)
+    return command(opts, directory, github_output=github_output)
 
 
-def snapshot_load(directory: DirArg, config: ConfigOpt = None) -> int:
+def snapshot_load(directory: DirArg, config: ConfigOpt = None, json_mode: JsonOpt = False) -> int:
     """Take the snapshot in DIR into this machine's store (verified; a corrupt one is skipped)."""
     from ci_toolkit.commands.snapshot import snapshot_load as command
 
-    return command(common_options(config, None, None), directory)
+    return command(common_options(config, None, None, json_mode), directory)
 
 
 def snapshot_prune(

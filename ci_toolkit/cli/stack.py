@@ -68,11 +68,12 @@ def stack_logs(
     config: ConfigOpt = None,
     artifacts_dir: ArtifactsOpt = None,
     project: ProjectOpt = None,
+    json_mode: JsonOpt = False,
 ) -> int:
     """Print the logs of the recorded stack."""
     from ci_toolkit.commands.stack import stack_logs as command
 
-    return command(common_options(config, artifacts_dir, project), service, tail)
+    return command(common_options(config, artifacts_dir, project, json_mode), service, tail)
 
 
 def stack_down(
@@ -82,15 +83,17 @@ def stack_down(
     lease: Annotated[
         bool, typer.Option("--lease", help="Remove this config's lease (the stack kept by --reuse).")
     ] = False,
+    json_mode: JsonOpt = False,
 ) -> int:
     """Remove the recorded stack (or, with --lease, the lease): containers, networks and volumes."""
+    opts = common_options(config, artifacts_dir, project, json_mode)
     if lease:
         from ci_toolkit.commands.leases import lease_down
 
-        return lease_down(common_options(config, artifacts_dir, project))
+        return lease_down(opts)
     from ci_toolkit.commands.stack import stack_down as command
 
-    return command(common_options(config, artifacts_dir, project))
+    return command(opts)
 
 
 def stack_leases(json_mode: JsonOpt = False) -> int:

@@ -42,4 +42,6 @@ def lease_down(opts: CommonOptions) -> int:
     config = opts.load_config()
     name = sequence.remove_lease(config, opts.artifacts_dir, opts.reporter())
     opts.reporter().line(f"lease {name} removed (containers, networks, volumes)", always=True)
+    if opts.json_mode:
+        emit_json({"lease": name, "removed": True})
     return 0

@@ -54,6 +54,7 @@ def snapshot_save(opts: CommonOptions, directory: Path, *, github_output: bool =
     reporter = opts.reporter()
     found = snapshot.find(ident.base_key, warn=reporter.warn)
     saved = found is not None and tuple(map(tuple, found.migrations)) == tuple(ident.migrations)
+    path: Path | None = None
     if found is None:
         reporter.line(
             f"no snapshot for {ident.key} on this machine "
@@ -73,6 +74,9 @@ def snapshot_save(opts: CommonOptions, directory: Path, *, github_output: bool =
         if not out:
             raise UsageError("--github-output: GITHUB_OUTPUT is not set (it is, in a GitHub Actions step)")
         github.write_outputs(Path(out), {"saved": "true" if saved else "false"})
+    if opts.json_mode:
+        why = None if saved else ("no snapshot on this machine" if found is None else "out of date")
+        emit_json({"key": ident.key, "saved": saved, "path": str(path) if path else None, "reason": why})
     return 0
 
 
@@ -80,11 +84,17 @@ def snapshot_load(opts: CommonOptions, directory: Path) -> int:
     reporter = opts.reporter()
     if not directory.is_dir() or not any(directory.iterdir()):
         reporter.line(f"no snapshot in {directory} (a cache miss): the next run starts fresh", always=True)
-        return 0
+        return _loaded(opts, directory, None, "no snapshot in the directory (a cache miss)")
     manifest = snapshot.import_(directory, warn=reporter.warn)
-    if manifest is None:
-        return 0  # corrupt or mismatched: warned, skipped, never used
+    if manifest is None:  # corrupt or mismatched: warned, skipped, never used
+        return _loaded(opts, directory, None, "corrupt or mismatched: skipped")
     reporter.line(f"snapshot {manifest.key} loaded from {directory}", always=True)
+    return _loaded(opts, directory, manifest.key, None)
+
+
+def _loaded(opts: CommonOptions, directory: Path, key: str | None, reason: str | None) -> int:
+    if opts.json_mode:
+        emit_json({"directory": str(directory), "loaded": key is not None, "key": key, "reason": reason})
     return 0
 
 

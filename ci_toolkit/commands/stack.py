@@ -47,7 +47,11 @@ def stack_ps(opts: CommonOptions) -> int:
 def stack_logs(opts: CommonOptions, service: str | None, tail: int | None) -> int:
     seq = attach(opts)
     assert seq.state.stack is not None
-    seq.ctx.reporter.line(compose.logs(seq.state.stack, service, tail).rstrip(), always=True)
+    logs = compose.logs(seq.state.stack, service, tail).rstrip()
+    if opts.json_mode:  # the logs inside the object, not beside it: stdout stays one JSON line
+        emit_json({"project": seq.ctx.project, "service": service, "tail": tail, "logs": logs})
+        return 0
+    seq.ctx.reporter.line(logs, always=True)
     return 0
 
 
@@ -56,6 +60,8 @@ def stack_down(opts: CommonOptions) -> int:
     with seq.ctx.guard.installed():
         sequence.remove(seq)  # the pipeline's own teardown: compose down, then leftovers by label
     seq.ctx.reporter.line(f"stack {seq.ctx.project} removed (containers, networks, volumes)", always=True)
+    if opts.json_mode:
+        emit_json({"project": seq.ctx.project, "removed": True, "phases": _phases(seq)})
     return 0
 
 
@@ -87,6 +93,16 @@ def migrate(opts: CommonOptions) -> int:
     seq.discover()
     with seq.ctx.guard.installed():
         seq.step("migrate")
+    if opts.json_mode:
+        phase = seq.timeline.phases[-1]
+        emit_json(
+            {
+                "project": seq.ctx.project,
+                "applied": list(seq.state.migrations_applied),
+                "detail": phase.detail,
+                "seconds": round(phase.seconds, 3),
+            }
+        )
     return 0
 
 
@@ -125,6 +141,10 @@ def test(
             }
         )
     return ExitCode.OK if test_run.exit_code == 0 else ExitCode.TESTS_FAILED
+
+
+def _phases(seq: sequence.Sequence) -> list[dict[str, object]]:
+    return [phase.to_dict() for phase in seq.timeline.phases]
 
 
 def _print_services(seq: sequence.Sequence, opts: CommonOptions) -> None:

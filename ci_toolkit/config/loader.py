@@ -1,25 +1,24 @@
 """Finding, reading and validating the `[tool.ci-toolkit]` table into a `model.Config`.
 
-Looked up in this order: `--config PATH`, `ci-toolkit.toml` (top-level keys), then
-`pyproject.toml` (`[tool.ci-toolkit]`). Every problem in the file is reported at once,
-naming the file, the key and the expected type.
+Found by `discovery`: `--config PATH`, `$CI_TOOLKIT_CONFIG`, else the nearest `ci-toolkit.toml`
+(top-level keys) or `pyproject.toml` (`[tool.ci-toolkit]`) up to the repository root. Every
+problem in the file is reported at once, naming the file, the key and the expected type.
 """
 
 from __future__ import annotations
 
 import re
 import string
-import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ci_toolkit.config import discovery, templates
 from ci_toolkit.config import matrix as matrix_mod
 from ci_toolkit.config import secret_params as secrets_config
 from ci_toolkit.config import soak_settings as soak_config
 from ci_toolkit.config import suites as suites_mod
-from ci_toolkit.config import templates
 from ci_toolkit.config.model import (
     DEFAULT_ARTIFACTS_DIR,
     DEFAULT_PORTS,
@@ -60,25 +59,9 @@ def valid_project_name(name: str) -> bool:
 
 
 def find_config(start: Path, explicit: Path | None = None) -> tuple[Path, Mapping[str, Any]]:
-    """Return the config file and its ci-toolkit table."""
-    if explicit is not None:
-        if not explicit.is_file():
-            raise ConfigError(f"config file {explicit} does not exist")
-        data = _read_toml(explicit)
-        if explicit.name == "pyproject.toml":
-            return explicit, _tool_table(explicit, data)
-        return explicit, data
-    toolkit_toml = start / "ci-toolkit.toml"
-    if toolkit_toml.is_file():
-        return toolkit_toml, _read_toml(toolkit_toml)
-    pyproject = start / "pyproject.toml"
-    if pyproject.is_file():
-        return pyproject, _tool_table(pyproject, _read_toml(pyproject))
-    raise ConfigError(
-        f"no ci-toolkit config in {start}",
-        hint="add a [tool.ci-toolkit] table to pyproject.toml or create ci-toolkit.toml "
-        "(see README: Configuration), or pass --config PATH",
-    )
+    """Return the config file and its ci-toolkit table (`discovery`: --config, $CI_TOOLKIT_CONFIG,
+    then the nearest one from `start` up to the repository root)."""
+    return discovery.find(start, explicit)
 
 
 def load(start: Path | None = None, explicit: Path | None = None) -> Config:
@@ -254,28 +237,6 @@ def _check_template(template: str, where: str, problems: Problems) -> None:
         templates.refs(template)
     except templates.TemplateError as exc:
         problems.add(where, str(exc))
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-
-
-def _tool_table(path: Path, data: Mapping[str, Any]) -> Mapping[str, Any]:
-    table = data.get("tool", {}).get("ci-toolkit")
-    if table is None:
-        raise ConfigError(
-            f"{path} has no [tool.ci-toolkit] table",
-            hint="add one (see README: Configuration) or create ci-toolkit.toml",
-        )
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: tool.ci-toolkit: expected a table")
-    return table
 
 
 def _optional_path(root: Path, value: str | None) -> Path | None:
