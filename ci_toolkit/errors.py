@@ -76,6 +76,11 @@ class ServiceNotReady(InfrastructureError):
         return text
 
 
+class ServiceAuthFailed(ServiceNotReady):
+    """A service refused the readiness probe's credentials (or demands some it was not given):
+    waiting cannot fix that, so the wait ends at the first such answer."""
+
+
 class EngineLost(InfrastructureError):
     """The connection to the Docker engine was lost mid-run (the engine stopped or restarted)."""
 

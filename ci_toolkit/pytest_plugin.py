@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import sysconfig
+from collections.abc import Iterator
 
 import pytest
 
@@ -125,19 +126,51 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"ci-toolkit: {shown}"] if shown else []
 
 
+XPASSED = "ci_toolkit.outcome"  # the testcase property results.junit reads (JUnit has no xpass element)
+
+
+def outcome_of(report: pytest.TestReport) -> str | None:
+    """The category pytest's terminal line counts this report in, None for none: pytest's own rules
+    (a failed setup or teardown is an error), xfail's (`wasxfail`) and pytest-rerunfailures'
+    (`outcome == "rerun"`: an attempt thrown away)."""
+    if report.outcome == "rerun":  # type: ignore[comparison-overlap]  # rerunfailures' own outcome
+        return "rerun"
+    if hasattr(report, "wasxfail") and not report.failed:
+        return "xfailed" if report.skipped else "xpassed"
+    if report.skipped:
+        return "skipped"
+    if report.failed:
+        return "failed" if report.when == "call" else "error"
+    return "passed" if report.when == "call" else None
+
+
+@pytest.hookimpl(hookwrapper=True)  # old-style: the project's own (older) pytest may run this plugin
+def pytest_runtest_makereport(item: pytest.Item, call: object) -> Iterator[None]:
+    """Mark an xpass in JUnit (a property on its testcase), which otherwise reads as a pass: what
+    `report merge` counts when it has only the JUnit. In the process that ran the test."""
+    made = yield
+    report = made.get_result()  # type: ignore[attr-defined]  # pluggy's Result
+    if isinstance(report, pytest.TestReport) and report.when == "call" and outcome_of(report) == "xpassed":
+        item.user_properties.append((XPASSED, "xpassed"))
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """One line per finished test, appended as it finishes (CI_TOOLKIT_PROGRESS), so the tests
-    that did finish are known even when pytest is killed before it writes JUnit XML."""
+    """One line per report pytest counts (CI_TOOLKIT_PROGRESS), appended as it comes: the run's
+    counts in pytest's categories, and the tests that did finish when pytest is killed before it
+    writes JUnit XML."""
+    outcome = outcome_of(report)
+    if outcome is not None:
+        _record(outcome, report.nodeid)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed:  # pytest counts a module that failed to import as an error
+        _record("error", report.nodeid)
+
+
+def _record(outcome: str, nodeid: str) -> None:
     path = os.environ.get("CI_TOOLKIT_PROGRESS")
     if not path or os.environ.get("PYTEST_XDIST_WORKER"):  # with xdist the controller writes
         return
-    outcome: str | None = None
-    if report.when == "call":
-        outcome = "skipped" if report.skipped else report.outcome
-    elif report.when == "setup" and not report.passed:
-        outcome = "skipped" if report.skipped else "error"
-    elif report.when == "teardown" and report.failed:
-        outcome = "error"
-    if outcome is not None:
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(f"{outcome}\t{report.nodeid}\n")
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(f"{outcome}\t{nodeid}\n")

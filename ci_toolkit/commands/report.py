@@ -82,6 +82,8 @@ def _emit(
         data: dict[str, Any] = {
             "cells": [c.to_dict() for c in cells],
             "failed_tests": report.failed_tests(cells),
+            "tests": report.totals(cells).to_dict(),
+            "flaky_tests": report.flaky_tests(cells),
         }
         if merged:
             data = {"exit_code": code, **data, "merged": [summary.to_dict(m, durations) for m in merged]}

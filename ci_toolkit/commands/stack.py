@@ -128,8 +128,7 @@ def test(
     assert test_run is not None
     counts = test_run.counts
     seq.ctx.reporter.line(
-        f"tests: {counts.passed} passed, {counts.failed} failed, {counts.errors} errors, "
-        f"{counts.skipped} skipped; JUnit XML in {seq.ctx.run_dir / 'junit.xml'}",
+        f"tests: {counts.describe()}; JUnit XML in {seq.ctx.run_dir / 'junit.xml'}",
         always=True,
     )
     if opts.json_mode:

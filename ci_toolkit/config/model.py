@@ -27,9 +27,9 @@ DEFAULT_PORTS = {"postgres": 5432, "redis": 6379, "nats": 4222}
 PORT_MODES = ("as-written", "dynamic")
 KIND_KEYS = {
     "postgres": ("user", "password", "database"),
-    "nats": ("jetstream", "monitor_port"),
+    "nats": ("jetstream", "monitor_port", "user", "password", "token", "tls"),
     "http": ("path", "expect_status"),
-    "redis": (),
+    "redis": ("user", "password", "tls"),
     "tcp": (),
 }
 
@@ -42,8 +42,10 @@ class ServiceCheck:
     kind: str
     port: int
     timeout: float
-    user: str = "postgres"
+    user: str = ""  # postgres: "postgres" when unset; redis: an ACL user; nats: with password
     password: str = ""
+    token: str = ""  # nats: auth_token (`nats-server --auth`)
+    tls: bool = False  # redis: speak TLS from the start; nats: also when INFO says tls_required
     database: str = "postgres"
     jetstream: bool = False
     monitor_port: int | None = None
@@ -51,13 +53,20 @@ class ServiceCheck:
     expect_status: int = 200
     reset: tuple[str, ...] = ()  # argv run with `docker compose exec` to reset a reused stack
 
+    def __post_init__(self) -> None:
+        # One `user` field serves three kinds; only postgres has a login to fall back on, and a
+        # redis or nats check must not send postgres's default as its ACL user.
+        if self.kind == "postgres" and not self.user:
+            object.__setattr__(self, "user", "postgres")
+
     def to_dict(self) -> dict[str, Any]:
         keep = ("name", "kind", "port", "timeout", *KIND_KEYS[self.kind])
         data = {k: v for k, v in asdict(self).items() if k in keep}
         if self.reset:
             data["reset"] = list(self.reset)
-        if data.get("password"):
-            data["password"] = "***"
+        for secret in ("password", "token"):
+            if data.get(secret):
+                data[secret] = "***"
         return data
 
 

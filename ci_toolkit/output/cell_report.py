@@ -17,7 +17,8 @@ from typing import Any
 from ci_toolkit.errors import UsageError
 from ci_toolkit.output import markdown as md
 from ci_toolkit.results.junit import read_junit
-from ci_toolkit.results.model import FailedTest, TestCounts
+from ci_toolkit.results.model import EXTRA, FailedTest, TestCounts
+from ci_toolkit.results.progress import RECORD_FILE
 
 MARKERS = ("run.json", "junit.xml")
 
@@ -42,6 +43,7 @@ class CellResult:
             "status": self.status,
             "tests": self.tests.to_dict(),
             "failed_tests": [f.to_dict() for f in self.tests.failures],
+            "flaky_tests": list(self.tests.flaky),
             "seconds": self.seconds,
             "message": self.message,
         }
@@ -69,7 +71,7 @@ def load_cell(path: Path) -> CellResult:
     name = cell.get("name") or (run or {}).get("project") or path.name
     junit = path / "junit.xml"
     if junit.is_file():
-        tests = read_junit(junit)
+        tests = read_junit(junit, record=path / RECORD_FILE)  # the plugin's record, when uploaded too
     elif run is not None:
         tests = _tests_from_run(run)
     else:
@@ -92,9 +94,7 @@ def _tests_from_run(run: dict[str, Any]) -> TestCounts:
         FailedTest(f.get("id", "?"), f.get("file"), f.get("line"), f.get("message", ""))
         for f in run.get("failed_tests") or ()
     )
-    return TestCounts(
-        t.get("passed", 0), t.get("failed", 0), t.get("errors", 0), t.get("skipped", 0), failures
-    )
+    return TestCounts.from_dict(t, failures, run.get("flaky_tests"))
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -116,20 +116,41 @@ def failed_tests(cells: Sequence[CellResult]) -> dict[str, list[str]]:
     return dict(sorted(out.items()))
 
 
+def flaky_tests(cells: Sequence[CellResult]) -> dict[str, list[str]]:
+    """Test id -> the cells it passed only on a rerun in, in cell order."""
+    out: dict[str, list[str]] = {}
+    for cell in cells:
+        for test in cell.tests.flaky:
+            out.setdefault(test, []).append(cell.name)
+    return dict(sorted(out.items()))
+
+
+def totals(cells: Sequence[CellResult]) -> TestCounts:
+    """pytest's categories summed over the cells; flaky: each test once."""
+    keys = ("passed", "failed", "errors", "skipped", *EXTRA)
+    sums = {k: sum(getattr(c.tests, k) for c in cells) for k in keys}
+    return TestCounts(**sums, flaky=tuple(flaky_tests(cells)))
+
+
 def render_markdown(cells: Sequence[CellResult]) -> str:
     bad = [c for c in cells if not c.passed]
+    extra = [k for k in EXTRA if any(getattr(c.tests, k) for c in cells)]  # pytest's, when any cell has one
     lines = [
         f"## Integration matrix: {len(cells) - len(bad)} of {len(cells)} cells passed",
         "",
-        "| cell | result | passed | failed | errors | skipped | time |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        f"| cell | result | passed | failed | errors | skipped |{''.join(f' {k} |' for k in extra)} time |",
+        f"| --- | --- | ---: | ---: | ---: | ---: |{' ---: |' * len(extra)} ---: |",
     ]
     for c in cells:
         mark = "✅" if c.passed else "❌"
         took = f"{c.seconds:.1f}s" if c.seconds is not None else ""
         t = c.tests
-        counts = f"{t.passed} | {t.failed} | {t.errors} | {t.skipped}"
+        counts = " | ".join(str(getattr(t, k)) for k in ("passed", "failed", "errors", "skipped", *extra))
         lines.append(f"| {_text(c.name)} | {mark} {c.status} | {counts} | {took} |")
+    flaky = flaky_tests(cells)
+    if flaky:
+        lines += ["", "### Flaky tests (passed only on a rerun)", "", "| test | flaky in |", "| --- | --- |"]
+        lines += [f"| {md.code(test)} | {', '.join(map(_text, names))} |" for test, names in flaky.items()]
     failing = failed_tests(cells)
     if failing:
         lines += ["", "### Failed tests", "", "| test | failed in |", "| --- | --- |"]

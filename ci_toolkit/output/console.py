@@ -79,15 +79,14 @@ class Reporter:
         t = result.tests
         if t.total or result.status in ("passed", "tests_failed"):
             cov = "" if result.coverage_percent is None else f", coverage {result.coverage_percent:.1f}%"
-            self.line(
-                f"tests: {t.passed} passed, {t.failed} failed, {t.errors} errors, {t.skipped} skipped{cov}",
-                always=True,
-            )
+            self.line(f"tests: {t.describe()}{cov}", always=True)
         for failure in t.failures:
             self.line(
                 f"  FAILED {failure.id}: {failure.message.splitlines()[0] if failure.message else ''}",
                 always=True,
             )
+        for test in t.flaky:
+            self.line(f"  FLAKY {test}: passed on a rerun", always=True)
         if result.artifacts_dir:
             self.line(f"artifacts: {result.artifacts_dir}", always=True)
         self.line(f"result: {result.status} (exit code {result.exit_code})", always=True)

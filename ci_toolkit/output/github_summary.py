@@ -74,12 +74,15 @@ class Invocation:
         )
 
 
-def cli_options(**values: str | float | bool | Path | None) -> tuple[str, ...]:
-    """`suite="smoke", secrets_from_env=True` -> `("--suite", "smoke", "--secrets-from-env")`."""
+def cli_options(**values: str | float | bool | Path | tuple[str, ...] | None) -> tuple[str, ...]:
+    """`suite="smoke", secrets_from_env=True, services=("db",)` -> `("--suite", "smoke",
+    "--secrets-from-env", "--service", "db")`: a tuple is a repeatable option, once per value."""
     args: list[str] = []
     for name, value in values.items():
         flag = "--" + name.replace("_", "-")
-        if value is True:
+        if isinstance(value, tuple):
+            args += [a for v in value for a in (flag.removesuffix("s"), str(v))]
+        elif value is True:
             args.append(flag)
         elif value is not None and value is not False:
             args += [flag, str(value)]
@@ -126,7 +129,7 @@ def summary_markdown(result: RunResult, inv: Invocation, workspace: Path, sha: s
         out.append("")
     t = result.tests
     if t.total or result.status in ("passed", "tests_failed", "coverage_below_threshold"):
-        tests = f"**Tests:** {t.passed} passed, {t.failed} failed, {t.errors} errors, {t.skipped} skipped"
+        tests = f"**Tests:** {t.describe()}"
         if result.coverage_percent is not None:
             tests += f" · **coverage** {result.coverage_percent:.1f}%"
         out += [tests, ""]
@@ -144,6 +147,12 @@ def summary_markdown(result: RunResult, inv: Invocation, workspace: Path, sha: s
             ]
         if len(t.failures) > MAX_SUMMARY_FAILURES:
             out += [f"… and {len(t.failures) - MAX_SUMMARY_FAILURES} more (see junit.xml)", ""]
+    if t.flaky:
+        out += ["### Flaky tests", "", "Failed, then passed on a rerun:", ""]
+        out += [f"- {md.code(test)}" for test in t.flaky[:MAX_SUMMARY_FAILURES]]
+        if len(t.flaky) > MAX_SUMMARY_FAILURES:
+            out += [f"- … and {len(t.flaky) - MAX_SUMMARY_FAILURES} more (see run.json)"]
+        out.append("")
     on = f" on a checkout of {md.code(sha[:12])}" if sha else " on the same checkout"
     out += [
         "### Reproduce locally",

@@ -20,6 +20,9 @@ from ci_toolkit.shard.plan import balance
 from ci_toolkit.shard.testcases import Case
 
 MARK = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭️"}
+MARK |= {"xfailed": "⏭️", "xpassed": "✅", "rerun": "🔁"}
+FOUR = ("passed", "failed", "errors", "skipped")
+EXTRA = ("xfailed", "xpassed", "rerun")  # pytest's other categories: shown in Markdown when not zero
 BAD = ("failed", "error")
 
 
@@ -62,7 +65,8 @@ def to_dict(merged: Merged, durations: Path | None = None) -> dict[str, Any]:
         "status": merged.status,
         "message": merged.message,
         "into": str(merged.into),
-        "tests": {"collected": merged.tests, "ran": len(merged.cases), **_counts(merged.cases)},
+        "tests": {"collected": merged.tests, "ran": len(merged.ran), **_counts(merged.cases)},
+        "flaky_tests": list(merged.flaky),
         "shards": [
             {
                 "shard": s.label,
@@ -91,18 +95,18 @@ def to_dict(merged: Merged, durations: Path | None = None) -> dict[str, Any]:
 
 def render(merged: Merged, durations: Path | None = None) -> str:
     cases = merged.cases
+    ran = merged.ran
     n = len(merged.shards)
     mark = "✅" if merged.status == "passed" else "❌"
     name = _name(merged)
     lines = [
-        f"## {name[:1].upper()}{name[1:]}: {mark} {merged.status}, {len(cases)} tests over {n} shards",
+        f"## {name[:1].upper()}{name[1:]}: {mark} {merged.status}, {len(ran)} tests over {n} shards",
         "",
     ]
     c = _counts(cases)
-    ran = f"{len(cases)} of {merged.tests} collected tests ran" if merged.tests is not None else ""
-    lines.append(
-        f"{c['passed']} passed, {c['failed']} failed, {c['errors']} errors, {c['skipped']} skipped; {ran}"
-    )
+    of = f"{len(ran)} of {merged.tests} collected tests ran" if merged.tests is not None else ""
+    shown = [f"{c[k]} {k}" for k in FOUR] + [f"{c[k]} {k}" for k in EXTRA if c[k]]
+    lines.append(f"{', '.join(shown)}; {of}")
     if merged.message:
         lines += [""] + [f"**{_text(line)}**  " for line in merged.message.splitlines()]
     run, estimated = balances(merged)
@@ -128,8 +132,16 @@ def render(merged: Merged, durations: Path | None = None) -> str:
             f"| {md.code(f.id)} | {MARK[f.outcome]} {f.outcome} | {f.shard} | {_text(f.message[:300])} |"
             for f in failed
         ]
+    if merged.flaky:
+        lines += ["", "### Flaky tests (passed only on a rerun)", ""]
+        lines += [f"- {md.code(test)}" for test in merged.flaky]
     listed = failed + [case for case in cases if case.outcome not in BAD]
-    lines += ["", f"<details><summary>all {len(cases)} tests, with the shard each ran in</summary>", ""]
+    attempts = f" (and {c['rerun']} rerun attempts)" if c["rerun"] else ""
+    lines += [
+        "",
+        f"<details><summary>all {len(ran)} tests{attempts}, with the shard each ran in</summary>",
+        "",
+    ]
     lines += ["| test | outcome | shard |", "| --- | --- | --- |"]
     lines += [f"| {md.code(t.id)} | {MARK[t.outcome]} {t.outcome} | {t.shard} |" for t in listed]
     lines += ["", "</details>", "", "Merged files:", ""]
@@ -138,16 +150,18 @@ def render(merged: Merged, durations: Path | None = None) -> str:
 
 
 def _shard_table(merged: Merged) -> list[str]:
+    total = _counts(merged.cases)
+    keys = (*FOUR, *(k for k in EXTRA if total[k]))
     lines = [
         "",
-        "| shard | result | tests | passed | failed | errors | skipped | wall time | estimated | directory |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        f"| shard | result | tests | {' | '.join(keys)} | wall time | estimated | directory |",
+        f"| --- | --- | ---: |{' ---: |' * len(keys)} ---: | ---: | --- |",
     ]
     for s in merged.shards:
         c = _counts([case for case in merged.cases if case.shard == s.label])
         mark = "✅" if s.status == "passed" else "❌"
-        tests = s.selected if s.selected is not None else sum(c.values())
-        counts = f"{c['passed']} | {c['failed']} | {c['errors']} | {c['skipped']}"
+        tests = s.selected if s.selected is not None else sum(c.values()) - c["rerun"]
+        counts = " | ".join(str(c[k]) for k in keys)
         lines.append(
             f"| {s.label} | {mark} {s.status} | {tests} | {counts} | {_secs(s.wall_seconds)} | "
             f"{_secs(s.estimated_seconds)} | {md.code(str(s.path))} |"
@@ -188,6 +202,7 @@ def _counts(cases: Sequence[Case]) -> dict[str, int]:
         "failed": outcomes.count("failed"),
         "errors": outcomes.count("error"),
         "skipped": outcomes.count("skipped"),
+        **{k: outcomes.count(k) for k in EXTRA},
     }
 
 

@@ -61,6 +61,7 @@ def build_result(
         reuse=leasing.result_info(ctx, state),
         snapshot=snapshots.result_info(ctx, state),
         shard=_shard_info(ctx, state),
+        runner=test_run.runner if test_run else None,
     )
 
 

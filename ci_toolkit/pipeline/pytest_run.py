@@ -59,8 +59,7 @@ class PytestKilled(TestRunnerError):
         )
         super().__init__(
             f"pytest was killed by {name} (signal {signum}){why}; {counts.total} tests had finished "
-            f"({counts.passed} passed, {counts.failed} failed, {counts.errors} errors, "
-            f"{counts.skipped} skipped)",
+            f"({counts.describe()})",
             hint=f"pytest's output up to the kill is in {log}",
         )
         self.counts = counts

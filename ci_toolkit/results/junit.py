@@ -8,28 +8,68 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ci_toolkit.results.model import FailedTest, TestCounts
+from ci_toolkit.results.progress import read_record
+
+XPASSED = "ci_toolkit.outcome"  # the plugin's testcase property for an xpass (JUnit has no element for one)
 
 
-def read_junit(path: Path, root: Path | None = None) -> TestCounts:
+def read_junit(path: Path, root: Path | None = None, record: Path | None = None) -> TestCounts:
+    """Counts in pytest's categories and the failed tests (file, line, message) of a JUnit file.
+
+    `record`: the plugin's per-test record, when the run wrote one, gives the counts (it saw every
+    report pytest counted); JUnit still gives the failures. From JUnit alone: a testcase whose id
+    comes again later was an attempt pytest-rerunfailures threw away (a rerun), `<skipped
+    type="pytest.xfail">` is an xfail, and an xpass is known only by the plugin's property."""
+    recorded = read_record(record) if record is not None else None
     if not path.is_file():
-        return TestCounts()
-    tree = ET.parse(path).getroot()
-    passed = failed = errors = skipped = 0
+        return recorded or TestCounts()
+    cases = list(ET.parse(path).getroot().iter("testcase"))
+    ids = [case_id(case) for case in cases]
+    final = {test: i for i, test in enumerate(ids)}  # each id's last testcase is its last attempt
+    outcomes: list[tuple[str, str]] = []
     failures: list[FailedTest] = []
-    for case in tree.iter("testcase"):
-        outcome = next((child for child in case if child.tag in ("failure", "error", "skipped")), None)
-        if outcome is None:
-            passed += 1
+    for i, (case, test) in enumerate(zip(cases, ids, strict=True)):
+        if final[test] != i:
+            outcomes.append(("rerun", test))
             continue
-        if outcome.tag == "skipped":
-            skipped += 1
-            continue
-        if outcome.tag == "failure":
-            failed += 1
-        else:
-            errors += 1
-        failures.append(_failed(case, outcome, root or Path.cwd()))
-    return TestCounts(passed, failed, errors, skipped, tuple(failures))
+        found = [child for child in case if child.tag in ("failure", "error", "skipped")]
+        outcomes += [(_outcome(case, child), test) for child in found] or [(_passed(case), test)]
+        if _teardown_only(found):  # the call passed; pytest counts it and the teardown error
+            outcomes.append(("passed", test))
+        bad = next((child for child in found if child.tag in ("failure", "error")), None)
+        if bad is not None:
+            failures.append(_failed(case, bad, root or Path.cwd()))
+    counts = recorded or TestCounts.tally(outcomes)
+    return counts.with_failures(tuple(failures))
+
+
+def case_id(case: ET.Element) -> str:
+    """The pytest node id of an xunit1 testcase (file, class path under the module, name)."""
+    file, classname, name = case.get("file"), case.get("classname", ""), case.get("name", "")
+    if not file:
+        return f"{classname}::{name}"
+    module = file.removesuffix(".py").replace("/", ".")
+    inner = classname[len(module) + 1 :].split(".") if classname.startswith(module + ".") else []
+    return "::".join([file, *inner, name])
+
+
+def _outcome(case: ET.Element, child: ET.Element) -> str:
+    if child.tag == "skipped":
+        return "xfailed" if child.get("type") == "pytest.xfail" else "skipped"
+    return "failed" if child.tag == "failure" else "error"
+
+
+def _passed(case: ET.Element) -> str:
+    marked = any(p.get("name") == XPASSED and p.get("value") == "xpassed" for p in case.iter("property"))
+    return "xpassed" if marked else "passed"
+
+
+def _teardown_only(found: list[ET.Element]) -> bool:
+    return (
+        len(found) == 1
+        and found[0].tag == "error"
+        and (found[0].get("message") or "").startswith("failed on teardown")
+    )
 
 
 def _failed(case: ET.Element, outcome: ET.Element, root: Path) -> FailedTest:

@@ -1,5 +1,6 @@
-"""How far a pytest run got, for when it never wrote its JUnit XML (killed by the OOM killer,
-a watchdog): the plugin's per-test record, or else pytest's own progress characters."""
+"""The plugin's per-test record (`outcome<TAB>nodeid` per line, one line per report pytest counts):
+the run's counts in pytest's own categories, and how far a run got when pytest died before it
+wrote JUnit XML (killed by the OOM killer, a watchdog) — or else pytest's progress characters."""
 
 from __future__ import annotations
 
@@ -9,22 +10,25 @@ from pathlib import Path
 
 from ci_toolkit.results.model import TestCounts
 
+RECORD_FILE = "progress.tsv"  # beside junit.xml in a run's dir (pipeline.pytest_run.PROGRESS_FILE)
+
 # `-q`/default progress: "..F.s" optionally followed by "[ 42%]"; `-v`: "path::test PASSED".
-_PROGRESS = re.compile(r"^(?:\S+\.py )?(?P<chars>[.FEsxX]+)\s*(?:\[\s*\d+%\])?$")
-_VERBOSE = re.compile(r"::\S+ (?P<word>PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
-_CHARS = {".": "passed", "F": "failed", "E": "error", "s": "skipped", "x": "skipped", "X": "passed"}
+_PROGRESS = re.compile(r"^(?:\S+\.py )?(?P<chars>[.FEsxXR]+)\s*(?:\[\s*\d+%\])?$")
+_VERBOSE = re.compile(r"::\S+ (?P<word>PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS|RERUN)\b")
+_CHARS = {".": "passed", "F": "failed", "E": "error", "s": "skipped", "x": "xfailed", "X": "xpassed"}
+_CHARS |= {"R": "rerun"}  # pytest-rerunfailures' letter
 _WORDS = {"PASSED": "passed", "FAILED": "failed", "ERROR": "error", "SKIPPED": "skipped"}
-_WORDS |= {"XFAIL": "skipped", "XPASS": "passed"}
+_WORDS |= {"XFAIL": "xfailed", "XPASS": "xpassed", "RERUN": "rerun"}
 
 
 def read_record(path: Path) -> TestCounts | None:
-    """The plugin's record (`outcome<TAB>nodeid` per line); None when there is none."""
+    """The plugin's record; None when there is none (the plugin was not loaded)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
         return None
-    outcomes = Counter(line.split("\t", 1)[0] for line in lines if "\t" in line)
-    return _counts(outcomes)
+    pairs = [line.split("\t", 1) for line in lines if "\t" in line]
+    return TestCounts.tally((outcome, test) for outcome, test in pairs)
 
 
 class OutputCounter:
@@ -41,8 +45,8 @@ class OutputCounter:
             self.outcomes.update(_CHARS[c] for c in chars.group("chars"))
 
     def counts(self) -> TestCounts:
-        return _counts(self.outcomes)
-
-
-def _counts(outcomes: Counter[str]) -> TestCounts:
-    return TestCounts(outcomes["passed"], outcomes["failed"], outcomes["error"], outcomes["skipped"])
+        o = self.outcomes
+        return TestCounts(
+            o["passed"], o["failed"], o["error"], o["skipped"],
+            xfailed=o["xfailed"], xpassed=o["xpassed"], rerun=o["rerun"],
+        )  # fmt: skip

@@ -170,6 +170,15 @@ class Merged:
         return sum(1 for c in self.cases if c.outcome == outcome)
 
     @property
+    def ran(self) -> tuple[Case, ...]:
+        """Each test's last attempt: the cases without pytest-rerunfailures' thrown-away ones."""
+        return tuple(c for c in self.cases if c.outcome != "rerun")
+
+    @property
+    def flaky(self) -> tuple[str, ...]:
+        return testcases.flaky(self.cases)
+
+    @property
     def tests(self) -> int | None:
         """The collection's size (every shard split the same one), None when no shard said."""
         return next((s.tests for s in self.shards if s.tests is not None), None)

@@ -14,12 +14,13 @@ from pathlib import Path
 from ci_toolkit.errors import UsageError
 
 OUTCOMES = ("failure", "error", "skipped")
+XPASSED = "ci_toolkit.outcome"  # the plugin's testcase property for an xpass (results.junit reads it too)
 
 
 @dataclass(frozen=True)
 class Case:
     id: str
-    outcome: str  # passed | failed | error | skipped
+    outcome: str  # passed | failed | error | skipped | xfailed | xpassed | rerun (an attempt thrown away)
     shard: str  # "2/3"
     message: str  # the first line of the failure's (or skip's) message
 
@@ -34,14 +35,35 @@ def read(path: Path, shard: str) -> Cases:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
         raise UsageError(f"{path}: not readable JUnit XML: {exc}") from None
+    elements = list(root.iter("testcase"))
+    ids = [test_id(element) for element in elements]
+    final = {test: i for i, test in enumerate(ids)}  # pytest-rerunfailures: the last one is the last attempt
     out = []
-    for element in root.iter("testcase"):
+    for i, (element, test) in enumerate(zip(elements, ids, strict=True)):
         outcome = next((child for child in element if child.tag in OUTCOMES), None)
-        kind = "passed" if outcome is None else {"failure": "failed"}.get(outcome.tag, outcome.tag)
         text = "" if outcome is None else (outcome.get("message") or (outcome.text or "")).strip()
         first = text.splitlines()[0] if text else ""
-        out.append((Case(test_id(element), kind, shard, first), element))
+        kind = "rerun" if final[test] != i else _kind(element, outcome)
+        out.append((Case(test, kind, shard, first), element))
     return out
+
+
+def _kind(element: ET.Element, outcome: ET.Element | None) -> str:
+    """pytest's category of a testcase: xunit1 writes an xfail as `<skipped type="pytest.xfail">`."""
+    if outcome is None:
+        xpass = any(
+            p.get("name") == XPASSED and p.get("value") == "xpassed" for p in element.iter("property")
+        )
+        return "xpassed" if xpass else "passed"
+    if outcome.tag == "skipped":
+        return "xfailed" if outcome.get("type") == "pytest.xfail" else "skipped"
+    return "failed" if outcome.tag == "failure" else "error"
+
+
+def flaky(cases: Sequence[Case]) -> tuple[str, ...]:
+    """Tests that passed only on a rerun: a rerun attempt, then a pass (cases in attempt order)."""
+    reran = {c.id for c in cases if c.outcome == "rerun"}
+    return tuple(c.id for c in cases if c.id in reran and c.outcome in ("passed", "xpassed"))
 
 
 def read_times(path: Path) -> dict[str, float]:
@@ -84,8 +106,8 @@ def write(sources: Sequence[Path], cases: Cases, path: Path) -> None:
         name="pytest",
         errors=str(outcomes.count("error")),
         failures=str(outcomes.count("failed")),
-        skipped=str(outcomes.count("skipped")),
-        tests=str(len(cases)),
+        skipped=str(outcomes.count("skipped") + outcomes.count("xfailed")),  # as pytest counts them here
+        tests=str(len(outcomes) - outcomes.count("rerun")),
         time=f"{sum(float(s.get('time') or 0) for s in suites):.3f}",  # the shards' time, added up
         timestamp=min((s.get("timestamp") or "" for s in suites), default=""),
     )

@@ -79,6 +79,7 @@ def build_record(
         "failed_phase": failed_phase,
         "tests": result.tests.to_dict(),
         "failed_tests": [f.id for f in result.tests.failures],
+        "flaky_tests": list(result.tests.flaky),  # passed only on a rerun (pytest-rerunfailures)
         "leaked": leaked,
         "disk": disk,
         "message": result.message[:2000],

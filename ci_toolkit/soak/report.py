@@ -69,7 +69,26 @@ def test_outcomes(records: Sequence[Record]) -> tuple[list[dict[str, Any]], list
 
 def _tests_ran(record: Record) -> bool:
     tests = record.get("tests") or {}
-    return sum(int(tests.get(k, 0)) for k in ("passed", "failed", "errors", "skipped")) > 0
+    return sum(int(tests.get(k, 0)) for k in (*TEST_KEYS, "xfailed", "xpassed")) > 0
+
+
+TEST_KEYS = ("passed", "failed", "errors", "skipped")  # every record has them; the others when not zero
+
+
+def test_totals(records: Sequence[Record]) -> dict[str, int]:
+    """pytest's categories added up over the iterations (records older than xfailed/xpassed/rerun
+    lack those: 0)."""
+    keys = (*TEST_KEYS, "xfailed", "xpassed", "rerun")
+    return {k: sum(int((r.get("tests") or {}).get(k, 0)) for r in records) for k in keys}
+
+
+def rerun_flaky(records: Sequence[Record]) -> dict[str, list[int]]:
+    """Test id -> the iterations it passed only on a rerun in (pytest-rerunfailures)."""
+    out: dict[str, list[int]] = {}
+    for record in records:
+        for test_id in dict.fromkeys(record.get("flaky_tests") or ()):
+            out.setdefault(test_id, []).append(record["iteration"])
+    return dict(sorted(out.items()))
 
 
 def leak_summary(records: Sequence[Record]) -> dict[str, Any]:
@@ -130,6 +149,8 @@ def summarize(records: Sequence[Record], **about: Any) -> dict[str, Any]:
         ],
         "flaky_tests": flaky,
         "always_failing_tests": always,
+        "tests": test_totals(records),
+        "passed_on_rerun": rerun_flaky(records),
         "leaks": leak_summary(records),
         "disk": disk_summary(records),
     }
@@ -158,6 +179,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             lines.append(f"| {f['iteration']} | {f['status']} | {f['phase'] or ''} | {what} |")
     lines += ["", "## Flaky tests", ""]
     lines += [*_tests_table(report["flaky_tests"], "none: no test both failed and passed"), ""]
+    for test_id, iterations in (report.get("passed_on_rerun") or {}).items():
+        lines.append(f"- {md.code(test_id)} passed only on a rerun in iterations {_ids(iterations)}")
+    lines += [""] if report.get("passed_on_rerun") else []
     if report["always_failing_tests"]:
         lines += ["## Failing in every iteration that ran tests", ""]
         lines += [*_tests_table(report["always_failing_tests"], ""), ""]

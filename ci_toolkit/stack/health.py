@@ -4,7 +4,8 @@ Each service gets its own waiter that starts a protocol probe every POLL_INTERVA
 attempts overlap: a connection opened in the first moments after `up` can hang ~1 s inside
 docker-proxy (a lost SYN), and a fresh attempt 50 ms later gets through while it hangs.
 Meanwhile the main thread watches the containers and fails within ~0.2 s when one exits,
-restart-loops or turns unhealthy, showing that service's last log lines.
+restart-loops or turns unhealthy, showing that service's last log lines. A probe that is
+refused for its credentials (`ServiceAuthFailed`) is not retried: the wait ends at once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ci_toolkit.config import ServiceCheck
-from ci_toolkit.errors import InfrastructureError, ServiceNotReady
+from ci_toolkit.errors import InfrastructureError, ServiceAuthFailed, ServiceNotReady
 from ci_toolkit.stack.engine import ContainerState, Engine, lost
 from ci_toolkit.stack.probes import NotReady, probe
 
@@ -47,6 +48,7 @@ class _Waiter:
         self.attempts = 0
         self.last_error = "no attempt finished yet"
         self.ready_at: float | None = None
+        self.refused: ServiceAuthFailed | None = None  # set with `done`: the wait is over, not ready
 
     def run(self) -> None:
         while not (self.done.is_set() or self.stop.is_set()):
@@ -65,6 +67,10 @@ class _Waiter:
         except NotReady as exc:
             with self.lock:
                 self.last_error = str(exc)
+        except ServiceAuthFailed as exc:
+            with self.lock:
+                self.refused = self.refused or exc
+            self.done.set()
         else:
             with self.lock:
                 if self.ready_at is None:
@@ -104,6 +110,8 @@ def wait_ready(
     try:
         while True:
             for name, waiter in waiters.items():
+                if waiter.refused is not None and waiter.ready_at is None:
+                    _refused(engine, containers[name], waiter.refused)
                 if name not in ready and waiter.ready_at is not None:
                     ready[name] = Readiness(name, waiter.ready_at - started, waiter.attempts)
                     on_ready(ready[name])
@@ -227,6 +235,11 @@ def fail_if_broken(
             logs=tail(engine, state.id),
             hint="see the full log in the artifacts dir (logs/)",
         )
+
+
+def _refused(engine: Engine, state: ContainerState, exc: ServiceAuthFailed) -> None:
+    """Re-raise a refused probe in the main thread, with the service's last log lines."""
+    raise ServiceAuthFailed(exc.service, exc.message, logs=tail(engine, state.id), hint=exc.hint)
 
 
 def _timed_out(

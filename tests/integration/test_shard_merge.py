@@ -186,7 +186,10 @@ def test_eight_shards_over_five_tests_three_empty_ones_pass_and_the_merge_is_com
     merged = run_cli(["report", "merge", str(art), "--into", str(tmp_path / "merged"), "--json"], project)
     assert merged.returncode == 0, merged.output
     (run,) = merged.json()["merged"]
-    assert run["tests"] == {"collected": 5, "ran": 5, "passed": 5, "failed": 0, "errors": 0, "skipped": 0}
+    assert run["tests"] == {
+        "collected": 5, "ran": 5, "passed": 5, "failed": 0, "errors": 0, "skipped": 0,
+        "xfailed": 0, "xpassed": 0, "rerun": 0,
+    }  # fmt: skip
     assert sorted(c["id"] for c in run["cases"]) == [f"tests/test_five.py::test_{n}" for n in range(5)]
     assert sorted(c["shard"] for c in run["cases"]) == [f"{k}/8" for k in range(1, 6)]
     assert [s["selected"] for s in run["shards"]] == [1, 1, 1, 1, 1, 0, 0, 0]

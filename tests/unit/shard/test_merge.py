@@ -220,7 +220,11 @@ def test_json_is_one_object_with_every_test_and_shard(case: Path) -> None:
         "failed": 0,
         "errors": 0,
         "skipped": 1,
+        "xfailed": 0,
+        "xpassed": 0,
+        "rerun": 0,
     }
+    assert run["flaky_tests"] == []
     assert [s["shard"] for s in run["shards"]] == ["1/3", "2/3", "3/3"]
     assert all(s["wall_seconds"] > 0 for s in run["shards"]) and run["balance"] >= 1.0
     assert run["coverage"]["shards"] == 3 and run["coverage"]["fail_under"] == 60
