@@ -51,6 +51,8 @@ def run_cli(
     """Run `ci-toolkit ARGS` as a user would: a real subprocess, no TTY, CI-style output."""
     full_env = {**os.environ, "CI": "true", **(env or {})}
     full_env.pop("GITHUB_ACTIONS", None)
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        full_env.pop(name, None)  # this suite under xdist: the run's own pytest is no xdist worker
     proc = subprocess.run(
         [sys.executable, "-m", "ci_toolkit", *args],
         cwd=cwd,

@@ -21,7 +21,7 @@ from ci_toolkit.pipeline.state import ResetDone, RunState, Upped
 from ci_toolkit.results.model import ServiceResult
 from ci_toolkit.reuse import identity, reset, zygote
 from ci_toolkit.reuse.lease import LeaseRecord
-from ci_toolkit.stack import compose, probes
+from ci_toolkit.stack import compose, probes, selection
 from ci_toolkit.stack.engine import Engine, remove_leftovers
 
 PROBE_TIMEOUT = 2.0  # one round, no retries: a warm service answers in milliseconds or is broken
@@ -171,9 +171,12 @@ def reuse_or_replace(ctx: RunContext, state: RunState) -> Upped:
     return Upped(lease_changes=tuple(why))
 
 
-def probe_once(ctx: RunContext, services: Mapping[str, ServiceResult]) -> None:
+def probe_once(
+    ctx: RunContext, services: Mapping[str, ServiceResult], model: Mapping[str, Any] | None
+) -> None:
     """One probe round for a reused stack, all services at once; no waiting."""
-    checks = [c for c in ctx.config.services if c.name in services]
+    configured = selection.run_checks(ctx.config.services, model)
+    checks = [c for c in configured.values() if c.name in services]
 
     def attempt(check: Any) -> str | None:
         s = services[check.name]
@@ -185,7 +188,7 @@ def probe_once(ctx: RunContext, services: Mapping[str, ServiceResult]) -> None:
 
     with ThreadPoolExecutor(max_workers=max(1, len(checks))) as pool:
         failed = [f for f in pool.map(attempt, checks) if f]
-    missing = [c.name for c in ctx.config.services if c.name not in services]
+    missing = [name for name in configured if name not in services]
     failed += [f"{name}: no container" for name in missing]
     if failed:
         raise InfrastructureError(
@@ -215,7 +218,8 @@ def reset_or_baseline(ctx: RunContext, state: RunState) -> ResetDone:
         for note in notes:
             ctx.reporter.info(f"    {note}")
         return ResetDone("state reset to just migrated", lease_ready=True)
-    baseline = reset.take_baseline(ctx.config.services, state.services, timeout=timeout)
+    started = [c for c in ctx.config.services if c.name in state.services]  # `start` may leave some out
+    baseline = reset.take_baseline(started, state.services, timeout=timeout)
     services = {name: s.to_dict() for name, s in state.services.items()}
     lease.save(LeaseRecord(ctx.project, str(ctx.config.root), state.identity, baseline.to_dict(), services))
     return ResetDone("baseline taken: the next --reuse run starts from here", lease_ready=True)

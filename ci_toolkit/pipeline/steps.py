@@ -38,7 +38,7 @@ from ci_toolkit.pipeline.state import (
 )
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.results.model import ServiceResult
-from ci_toolkit.stack import compose, dependencies, health
+from ci_toolkit.stack import compose, dependencies, health, selection
 from ci_toolkit.stack.engine import Engine, remove_leftovers, wait_until_reachable
 from ci_toolkit.stack.events import EventRecorder
 
@@ -110,7 +110,7 @@ def _start(ctx: RunContext, state: RunState) -> str:
         state.stack,
         state.engine,
         state.model,
-        {c.name: c for c in ctx.config.services},
+        selection.run_checks(ctx.config.services, state.model),
         timeout=ctx.config.timeouts.up,
         on_gate=lambda name, condition, s: ctx.reporter.info(f"    {name}: {condition} after {s:.2f}s"),
     )
@@ -121,9 +121,9 @@ def ready(ctx: RunContext, state: RunState) -> Reached:
     assert state.engine is not None and state.up_started is not None
     if state.warm:  # a reused stack gets one probe round, no waiting
         reached = discover(ctx, state)
-        leasing.probe_once(ctx, reached.services)
+        leasing.probe_once(ctx, reached.services, state.model)
         return Reached("one probe round (reused stack)", services=reached.services, env=reached.env)
-    checks_by_name = {c.name: c for c in ctx.config.services}
+    checks_by_name = selection.run_checks(ctx.config.services, state.model, ctx.reporter.info)
     ctx.reporter.services_waiting(sorted(checks_by_name))
     try:
         readiness = health.wait_ready(
@@ -223,7 +223,7 @@ def test(ctx: RunContext, state: RunState) -> Tested:
     if recorded:
         ctx.reporter.info(f"    {recorded}")
     c = test_run.counts
-    detail = f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.skipped} skipped"
+    detail = c.describe()
     kept = test_run.shard
     if kept is not None:
         detail = f"shard {kept['shard']}: {kept['selected']} of {kept['tests']} tests; {detail}"

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Mapping
+from typing import Any
 
-from ci_toolkit.errors import CiToolkitError
+from ci_toolkit.config import Config, templates
+from ci_toolkit.errors import CiToolkitError, ConfigError
 from ci_toolkit.pipeline import checks, leasing
 from ci_toolkit.pipeline.context import RunContext, process_env
 from ci_toolkit.pipeline.state import Validated
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.reuse import lease
-from ci_toolkit.stack import ownership, prune
+from ci_toolkit.stack import ownership, prune, selection
 from ci_toolkit.stack.engine import Engine
 
 
@@ -35,6 +38,9 @@ def validate(ctx: RunContext, prestarted: leasing.Prestarted | None) -> Validate
         env = checks.resolve_env(ctx.config).values
     env = {**env, **ctx.options.env}
     model = checks.check_config(ctx.config, env, findings)
+    if model is not None:
+        for problem in check_start(ctx.config, model):
+            findings.add(problem)
     connector.join()
     engine: Engine | None = None
     if isinstance(engine_box[0], CiToolkitError):
@@ -48,8 +54,40 @@ def validate(ctx: RunContext, prestarted: leasing.Prestarted | None) -> Validate
     ownership.refuse_foreign(engine, ctx.project)
     sweep(ctx, engine)
     detail = f"{len(ctx.config.services)} service checks, compose {ctx.config.compose_files[0].name}"
+    if model is not None:  # from here on the model is the stack as it will run (see stack.selection)
+        model = selection.effective(model, ctx.config.start, ctx.config.ports)
+        chosen = selection.started(model)
+        detail += f", starting {', '.join(chosen)}" if chosen else ""
+        detail += ", ports on 127.0.0.1 (dynamic)" if selection.dynamic_ports(model) else ""
     identity = leasing.identity_for(ctx, env, model, engine) if model is not None else None
     return Validated(detail, env=env, model=model, engine=engine, identity=identity, prestarted=prestarted)
+
+
+def check_start(config: Config, model: Mapping[str, Any]) -> list[CiToolkitError]:
+    """`start` (or --service) names compose services; what the run renders from the stack (the
+    exports, the migrations DSN) needs only services that will be started."""
+    if not config.start:
+        return []
+    if selection.unknown(model, config.start):
+        return [selection.unknown_error(model, config.start, config.compose_files, config.source)]
+    started = set(selection.closure(model, config.start))
+    services = model.get("services") or {}
+    templated = {f"export.{name}": t for name, t in config.export.items()}
+    if config.migrations is not None:
+        templated["migrations.dsn"] = config.migrations.dsn
+    problems: list[CiToolkitError] = []
+    for where, template in templated.items():
+        for ref in templates.refs(template):
+            if ref.scope in services and ref.scope not in started:
+                problems.append(
+                    ConfigError(
+                        f"{config.source}: {where}: {{{ref.scope}.{ref.attr}}} needs service {ref.scope}, "
+                        f"which this run does not start (it starts {', '.join(sorted(started))})",
+                        hint=f"add {ref.scope!r} to `start` (or --service {ref.scope})",
+                    )
+                )
+                break
+    return problems
 
 
 def _preload(ctx: RunContext) -> None:

@@ -131,7 +131,7 @@ def clone_databases(
     """Every Postgres service's database copied afresh for each worker: (source, its copies)."""
     copies: list[tuple[str, list[str]]] = []
     for check in config.services:
-        if check.kind != "postgres":
+        if check.kind != "postgres" or check.name not in services:  # `start` may leave it out
             continue
         names = [clone_name(check.database, w) for w in made.workers]
         svc = services.get(check.name)

@@ -19,7 +19,7 @@ from typing import Any
 
 from ci_toolkit import proc
 from ci_toolkit.errors import CommandError, ConfigError, InfrastructureError
-from ci_toolkit.stack import ownership
+from ci_toolkit.stack import ownership, selection
 from ci_toolkit.stack.compose_errors import explain_up_failure, indent_tail
 
 # Seconds a container gets to stop on SIGTERM before SIGKILL. Test stacks are thrown away
@@ -171,13 +171,21 @@ def process_start_ticks(pid: int) -> int | None:
 
 
 def write_owner_override(path: Path, model: Mapping[str, Any], labels: Mapping[str, str]) -> Path:
-    """An override file that labels every container, network and volume with its owner.
+    """An override file that labels every container, network and volume with its owner, and
+    returns where it is.
 
-    `stack prune` uses the labels to tell a dead run's stack from a live one.
+    `stack prune` uses the labels to tell a dead run's stack from a live one. With
+    `ports = "dynamic"` (see `selection.effective`) it also replaces each service's published
+    ports with the model's, which are on 127.0.0.1 with no host port: that needs compose's
+    `!override` tag, so the file is then YAML (`path` with a .yaml suffix), otherwise JSON.
     """
-    override: dict[str, Any] = {
-        "services": {name: {"labels": dict(labels)} for name in model.get("services", {})}
-    }
+    dynamic = selection.dynamic_ports(model)
+    services: dict[str, Any] = {}
+    for name, spec in (model.get("services") or {}).items():
+        services[name] = {"labels": dict(labels)}
+        if dynamic and (spec or {}).get("ports"):
+            services[name]["ports"] = selection.Override(spec["ports"])
+    override: dict[str, Any] = {"services": services}
     for kind in ("networks", "volumes"):
         owned = {
             name: {"labels": dict(labels)}
@@ -187,14 +195,21 @@ def write_owner_override(path: Path, model: Mapping[str, Any], labels: Mapping[s
         if owned:
             override[kind] = owned
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(override, indent=2))
+    if dynamic:
+        path = path.with_suffix(".yaml")
+        path.write_text(selection.to_yaml(override))
+    else:
+        path.write_text(json.dumps(override, indent=2))
     return path
 
 
 def up(stack: Stack, timeout: float, model: Mapping[str, Any] | None = None) -> None:
+    """`compose up`; when `start` chose services (they are in the model), only those: compose
+    brings what they depend on along (never `--no-deps`), and pulls no other service's image."""
     # --pull missing: never reach for a registry when the image is already there.
+    args = ("up", "--detach", "--pull", "missing", "--remove-orphans", *_build(model))
     try:
-        stack.run("up", "--detach", "--pull", "missing", "--remove-orphans", *_build(model), timeout=timeout)
+        stack.run(*args, *selection.started(model), timeout=timeout)
     except CommandError as exc:
         images = {name: str(svc.get("image", "")) for name, svc in (model or {}).get("services", {}).items()}
         raise explain_up_failure(stack.project, exc, images) from None
@@ -202,8 +217,9 @@ def up(stack: Stack, timeout: float, model: Mapping[str, Any] | None = None) -> 
 
 def create(stack: Stack, timeout: float, model: Mapping[str, Any] | None = None) -> None:
     """Everything `up` creates — networks, volumes, containers — without starting anything."""
+    args = ("create", "--pull", "missing", "--remove-orphans", *_build(model))
     try:
-        stack.run("create", "--pull", "missing", "--remove-orphans", *_build(model), timeout=timeout)
+        stack.run(*args, *selection.started(model), timeout=timeout)
     except CommandError as exc:
         images = {name: str(svc.get("image", "")) for name, svc in (model or {}).get("services", {}).items()}
         raise explain_up_failure(stack.project, exc, images) from None

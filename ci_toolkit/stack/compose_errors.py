@@ -24,8 +24,9 @@ def explain_up_failure(
         where = f" {port.group(1)}:{port.group(2)}" if port else ""
         return InfrastructureError(
             f"a host port{where} is already in use, so compose could not start the stack",
-            hint='publish ports as "127.0.0.1::PORT" (a free port is picked) instead of a fixed host port, '
-            "or stop what holds it (`ss -ltnp`)",
+            hint='set ports = "dynamic" in the ci-toolkit config (every published port moves to 127.0.0.1 on '
+            'a free host port), or publish "127.0.0.1::PORT" in the compose file, or stop what holds it '
+            "(`ss -ltnp`)",
         )
     pulling = "pull access denied" in text or "failed to resolve" in text or "no such host" in text
     if pulling or "manifest unknown" in text or "not found: manifest" in text:
