@@ -11,7 +11,7 @@ from typing import Any
 
 from ci_toolkit.config import Config, templates
 from ci_toolkit.errors import CiToolkitError, ConfigError
-from ci_toolkit.pipeline import checks, leasing
+from ci_toolkit.pipeline import checks, leasing, runner
 from ci_toolkit.pipeline.context import RunContext, process_env
 from ci_toolkit.pipeline.state import Validated
 from ci_toolkit.redact import REDACTOR
@@ -37,6 +37,10 @@ def validate(ctx: RunContext, prestarted: leasing.Prestarted | None) -> Validate
         findings.add(exc)
         env = checks.resolve_env(ctx.config).values
     env = {**env, **ctx.options.env}
+    try:  # a runner whose tool is missing (uv not on PATH) is said before anything starts
+        runner.resolve(ctx.config.pytest, ctx.config.root)
+    except CiToolkitError as exc:
+        findings.add(exc)
     model = checks.check_config(ctx.config, env, findings)
     if model is not None:
         for problem in check_start(ctx.config, model):

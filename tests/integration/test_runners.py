@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, CliResult, assert_no_leaks
+from tests.conftest import REPO, CliResult, assert_no_leaks, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("engine_available")]
 
@@ -190,3 +190,14 @@ def test_without_pytest_cov_the_run_passes_and_says_how_to_add_it(
     ) in result.stderr
     assert data["status"] == "passed" and data["coverage_percent"] is None
     assert json.loads((Path(data["artifacts_dir"]) / "run.json").read_text())["status"] == "passed"
+
+
+def test_a_runner_whose_tool_is_missing_fails_before_anything_starts(example_project: Path) -> None:
+    cfg = example_project / "ci-toolkit.toml"
+    cfg.write_text(cfg.read_text().replace("[pytest]\n", '[pytest]\nrunner = "hatch run"\n'))
+    project = f"rn-{secrets.token_hex(4)}"
+    result = run_cli(["integration-run", "--project", project], cwd=example_project)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "hatch is not on PATH" in result.stdout
+    assert "==> up" not in result.stdout + result.stderr  # nothing started
+    assert_no_leaks(project)
