@@ -208,7 +208,7 @@ def reset_or_baseline(ctx: RunContext, state: RunState) -> ResetDone:
     if state.warm:
         assert lease.found is not None and lease.found.baseline is not None
         notes = reset.reset(
-            ctx.config.services,
+            list(selection.run_checks(ctx.config.services, state.model).values()),  # with credentials
             state.services,
             reset.Baseline.from_dict(lease.found.baseline),
             state.stack,
@@ -218,7 +218,7 @@ def reset_or_baseline(ctx: RunContext, state: RunState) -> ResetDone:
         for note in notes:
             ctx.reporter.info(f"    {note}")
         return ResetDone("state reset to just migrated", lease_ready=True)
-    started = [c for c in ctx.config.services if c.name in state.services]  # `start` may leave some out
+    started = list(selection.run_checks(ctx.config.services, state.model).values())
     baseline = reset.take_baseline(started, state.services, timeout=timeout)
     services = {name: s.to_dict() for name, s in state.services.items()}
     lease.save(LeaseRecord(ctx.project, str(ctx.config.root), state.identity, baseline.to_dict(), services))

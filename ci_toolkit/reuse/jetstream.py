@@ -22,7 +22,8 @@ class NatsResetError(Exception):
 class JetStream:
     """One client connection that speaks to the JetStream API by request and reply."""
 
-    def __init__(self, host: str, port: int, timeout: float) -> None:
+    def __init__(self, host: str, port: int, timeout: float, auth: Mapping[str, str] | None = None) -> None:
+        """`auth`: CONNECT's credentials (`user`/`pass` or `auth_token`) for a protected server."""
         self._sock = socket.create_connection((host, port), timeout=timeout)
         self._sock.settimeout(timeout)
         self._file = self._sock.makefile("rb")
@@ -33,8 +34,10 @@ class JetStream:
                 raise NatsResetError(f"the server sent {line[:60]!r} instead of INFO")
             if not json.loads(line[5:]).get("jetstream"):
                 raise NatsResetError("JetStream is not enabled on the server (start it with -js)")
-            connect = {"verbose": False, "pedantic": False, "name": "ci-toolkit reset", "headers": True}
+            connect: dict[str, Any] = {"verbose": False, "pedantic": False, "name": "ci-toolkit reset"}
+            connect["headers"] = True
             connect["no_responders"] = True  # a request nobody answers fails at once, not at the timeout
+            connect.update(auth or {})
             self._sock.sendall(
                 b"CONNECT " + json.dumps(connect).encode() + f"\r\nSUB {self._inbox}.* 1\r\nPING\r\n".encode()
             )

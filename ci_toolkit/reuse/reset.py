@@ -23,7 +23,7 @@ from ci_toolkit.errors import CiToolkitError, CommandError, InfrastructureError
 from ci_toolkit.reuse import reset_nats, reset_postgres
 from ci_toolkit.reuse.reset_nats import NatsResetError, StreamBaseline
 from ci_toolkit.reuse.reset_postgres import PgBaseline, PgResetError
-from ci_toolkit.stack import pgwire
+from ci_toolkit.stack import pgwire, probes
 
 if TYPE_CHECKING:  # types only: the warm path imports what it runs, no more
     from ci_toolkit.config import ServiceCheck
@@ -103,7 +103,7 @@ def take_baseline(
             tasks[check.name] = partial(reset_postgres.take, check, host, port, timeout)
         elif check.kind == "nats" and check.jetstream:
             host, port = _address(check, services, BASELINE_HINT)
-            tasks[check.name] = partial(_take_nats, host, port, timeout)
+            tasks[check.name] = partial(_take_nats, host, port, timeout, probes.nats_auth(check))
     done = _in_parallel(tasks, "recording the state after migrations", BASELINE_HINT)
     return Baseline(
         postgres={name: v for name, (v, _) in done.items() if isinstance(v, PgBaseline)},
@@ -118,8 +118,8 @@ def wait_for_background(timeout: float) -> bool:
     return reset_postgres.settle(timeout)
 
 
-def _take_nats(host: str, port: int, timeout: float) -> NatsBaseline:
-    return NatsBaseline(reset_nats.take(host, port, timeout))
+def _take_nats(host: str, port: int, timeout: float, auth: Mapping[str, str]) -> NatsBaseline:
+    return NatsBaseline(reset_nats.take(host, port, timeout, auth))
 
 
 def reset(
@@ -169,14 +169,14 @@ def _reset_task(
         return lambda: "nothing to reset (core NATS keeps no state)"
     host, port = _address(check, services, RESET_HINT)
     if check.kind == "redis":
-        return partial(_flush_redis, host, port, timeout)
+        return partial(_flush_redis, host, port, timeout, probes.redis_auth(check))
     if check.kind == "postgres":
         return partial(reset_postgres.reset, check, host, port, _recorded(baseline.postgres, check), timeout)
-    return partial(_reset_nats, host, port, _recorded(baseline.nats, check), timeout)
+    return partial(_reset_nats, host, port, _recorded(baseline.nats, check), timeout, probes.nats_auth(check))
 
 
-def _reset_nats(host: str, port: int, baseline: NatsBaseline, timeout: float) -> str:
-    return "JetStream: " + reset_nats.reset(host, port, baseline.streams, timeout)
+def _reset_nats(host: str, port: int, baseline: NatsBaseline, timeout: float, auth: Mapping[str, str]) -> str:
+    return "JetStream: " + reset_nats.reset(host, port, baseline.streams, timeout, auth)
 
 
 def _recorded(recorded: Mapping[str, Any], check: ServiceCheck) -> Any:
@@ -210,19 +210,21 @@ def _run_hook(stack: Stack, check: ServiceCheck, timeout: float, cancel: threadi
     return f"reset hook `{command}` ran"
 
 
-def _flush_redis(host: str, port: int, timeout: float) -> str:
+def _flush_redis(host: str, port: int, timeout: float, auth: bytes) -> str:
+    """FLUSHALL, after AUTH for a protected server (`auth`: the AUTH command, or b"")."""
+    expected = (b"+OK\r\n" if auth else b"") + b"+OK\r\n"
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.settimeout(timeout)
-        sock.sendall(b"FLUSHALL\r\n")
+        sock.sendall(auth + b"FLUSHALL\r\n")
         reply = b""
-        while not reply.endswith(b"\r\n"):
+        while reply.count(b"\r\n") < expected.count(b"\r\n") and not reply.startswith(b"-"):
             chunk = sock.recv(256)
             if not chunk:
                 raise ConnectionError("the server closed the connection")
             reply += chunk
-    if reply.strip() != b"+OK":
-        text = reply.strip().decode(errors="replace")
-        raise ValueError(f"FLUSHALL answered {text!r} (a password or renamed command needs a reset hook)")
+    if reply != expected:
+        text = reply.strip().splitlines()[-1].decode(errors="replace") if reply.strip() else ""
+        raise ValueError(f"FLUSHALL answered {text!r} (a renamed command needs a reset hook)")
     return "FLUSHALL"
 
 

@@ -178,14 +178,22 @@ def create_request(stream: str, name: str, config: Mapping[str, Any]) -> tuple[s
     return f"CONSUMER.CREATE.{stream}.{name}", {**body, "action": "create"}
 
 
-def take(host: str, port: int, timeout: float) -> dict[str, StreamBaseline]:
-    with JetStream(host, port, timeout) as js:
+def take(
+    host: str, port: int, timeout: float, auth: Mapping[str, str] | None = None
+) -> dict[str, StreamBaseline]:
+    with JetStream(host, port, timeout, auth) as js:
         return _survey(js, None)
 
 
-def reset(host: str, port: int, baseline: Mapping[str, StreamBaseline], timeout: float) -> str:
+def reset(
+    host: str,
+    port: int,
+    baseline: Mapping[str, StreamBaseline],
+    timeout: float,
+    auth: Mapping[str, str] | None = None,
+) -> str:
     """Put the server back to `baseline`; what was done, in words. Raises NatsResetError."""
-    with JetStream(host, port, timeout) as js:
+    with JetStream(host, port, timeout, auth) as js:
         current = _survey(js, sorted(baseline))
         todo = plan(baseline, current)
         if todo.problems:

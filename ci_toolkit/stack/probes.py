@@ -138,10 +138,7 @@ def nats(check: ServiceCheck, host: str, ports: dict[int, int], timeout: float) 
             "name": "ci-toolkit",
             "headers": True,
         }
-        if check.token:
-            connect["auth_token"] = check.token
-        elif check.user or check.password:
-            connect.update(user=check.user, **{"pass": check.password})
+        connect.update(nats_auth(check))
         sock.sendall(b"CONNECT " + json.dumps(connect).encode() + b"\r\nPING\r\n")
         reply = _readline(sock)
         if reply.startswith(b"-ERR") and b"authorization violation" in reply.lower():
@@ -156,6 +153,20 @@ def nats(check: ServiceCheck, host: str, ports: dict[int, int], timeout: float) 
             _jetstream_api(sock)
     if check.jetstream and check.monitor_port:
         _http_ok(host, _port(check, ports, check.monitor_port), "/healthz", 200, timeout)
+
+
+def nats_auth(check: ServiceCheck) -> dict[str, str]:
+    """CONNECT's credentials for a protected NATS: a token, or user and password."""
+    if check.token:
+        return {"auth_token": check.token}
+    if check.user or check.password:
+        return {"user": check.user, "pass": check.password}
+    return {}
+
+
+def redis_auth(check: ServiceCheck) -> bytes:
+    """The AUTH command a protected Redis needs first (`AUTH [user] password`), or nothing."""
+    return _resp(*(a for a in ("AUTH", check.user, check.password) if a)) if check.password else b""
 
 
 def _nats_refused(check: ServiceCheck, required: bool) -> NoReturn:

@@ -193,3 +193,24 @@ def test_a_refused_credential_fails_the_run_at_once(
     assert "not ready after" not in data["message"]
     assert took < FAST, f"{took:.1f}s: the wait was not ended by the refusal\n{result.output}"
     _assert_never_shown(root, result.output, "not-the-password")
+
+
+def test_a_lease_of_protected_services_is_reused_and_reset_with_their_credentials(tmp_path: Path) -> None:
+    """`--reuse`: the warm probe round, the baseline and the reset (Redis FLUSHALL, the JetStream
+    survey) all log in; without credentials the lease would be replaced on every run."""
+    root = _project(tmp_path / "proj", {"cache_cmd": SERVICES["cache_cmd"], "bus_user": SERVICES["bus_user"]})
+    try:
+        first = run_cli(["integration-run", "--reuse", "--json"], root)
+        assert (first.returncode, first.json()["reuse"]["kept"]) == (0, True), first.output
+        second = run_cli(["integration-run", "--reuse", "--json"], root)
+        data = second.json()
+        assert (second.returncode, data["reuse"]["warm"]) == (0, True), second.output
+        reset = next(p for p in data["phases"] if p["name"] == "reset")
+        assert reset["status"] == "ok" and "reset" in reset["detail"], reset
+        assert "cache_cmd: FLUSHALL" in second.stderr and "bus_user: JetStream" in second.stderr, (
+            second.stderr
+        )
+        _assert_never_shown(root, first.output + second.output)
+    finally:
+        down = run_cli(["stack", "down", "--lease"], root)
+        assert down.returncode == 0, down.output
