@@ -47,15 +47,18 @@ def partition(
     if shards < 1:
         raise ValueError("shards must be at least 1")
     unique = list(dict.fromkeys(ids))
-    known = [costs[i] for i in unique if i in costs]
+    # The split must not depend on the collection's order (pytest-randomly reorders per process):
+    # it is computed over the sorted ids; each shard's list follows `ids`.
+    ordered = sorted(unique)
+    known = [costs[i] for i in ordered if i in costs]
     default = statistics.median(known) if known else 1.0
-    weight = {i: max(costs.get(i, default), 0.0) for i in unique}
+    weight = {i: max(costs.get(i, default), 0.0) for i in ordered}
     shared = {m: s for m, s in (setup or {}).items() if s > 0}
     by_module: dict[str, list[str]] = {}
-    for test_id in unique:
+    for test_id in ordered:
         by_module.setdefault(module_of(test_id), []).append(test_id)
     present = {m: shared[m] for m in by_module if m in shared}
-    fair = (sum(weight.values()) + sum(present.values())) / shards
+    fair = (sum(weight.values()) + sum(present[m] for m in sorted(present))) / shards
     items: list[tuple[float, str, list[str], float]] = []  # (cost, sort id, tests, setup if new)
     for module, tests in by_module.items():
         whole = sum(weight[t] for t in tests) + present.get(module, 0.0)
@@ -101,7 +104,8 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def digest(ids: Sequence[str]) -> str:
-    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+    """Of the collection as a set: equal in every shard whatever order each collected in."""
+    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:16]
 
 
 def read_costs(path: str | None) -> tuple[dict[str, float], dict[str, float]]:

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ci_toolkit.commands.common import emit_json
+from ci_toolkit.config import loader as config_loader
 from ci_toolkit.config.matrix import slugify
-from ci_toolkit.errors import ExitCode, UsageError
+from ci_toolkit.errors import ConfigError, ExitCode, UsageError
 from ci_toolkit.output import cell_report as report
 from ci_toolkit.output import github
 from ci_toolkit.output import shard_summary as summary
@@ -53,7 +54,8 @@ def merge(
         ):
             raise UsageError(f"--into {into}: that is {shard.where()}; the merge would overwrite it")
     checked = [(members, shards_merge.check(members)) for members in groups.values()]  # refuse before writing
-    merged = [shards_merge.merge(m, _dest(into, m, len(groups)), cases) for m, cases in checked]
+    here = _checkout_root()
+    merged = [shards_merge.merge(m, _dest(into, m, len(groups)), cases, here) for m, cases in checked]
     if durations is not None:
         whole = ledger.merge(m.ledger for m in merged)
         if whole.tests:
@@ -111,3 +113,13 @@ def _earlier_merge(path: Path, into: Path) -> bool:
 
 def _same(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
+
+
+def _checkout_root() -> Path:
+    """Where the shards' root is in this checkout: the directory of the config found from here
+    (the shards ran from their config's directory), else the current directory."""
+    try:
+        source, _ = config_loader.find_config(Path.cwd())
+    except ConfigError:
+        return Path.cwd()
+    return source.parent

@@ -230,8 +230,9 @@ def run(
         raise PytestKilled(-exit_code, finished, out_dir / "pytest.log")
     counts = read_junit(out_dir / "junit.xml", cwd, record=out_dir / PROGRESS_FILE)
     shard = _shard_report(added_env, out_dir)
-    if exit_code == 5 and shard is not None and shard.get("selected") == 0:
-        # pytest says "no tests ran" (exit 5); a shard with nothing to run has passed.
+    if exit_code == 5 and shard is not None and shard.get("selected") == 0 and (shard.get("tests") or 0) > 0:
+        # pytest says "no tests ran" (exit 5); a shard with nothing to run of a collection that
+        # has tests has passed. An empty collection stays an error, as it is unsharded.
         on_line(f"0 of {shard.get('tests')} tests in shard {shard.get('shard')}: nothing to run here")
         exit_code = 0
     if exit_code not in (0, 1):

@@ -133,7 +133,10 @@ def clone_databases(
     for check in config.services:
         if check.kind != "postgres" or check.name not in services:  # `start` may leave it out
             continue
-        names = [clone_name(check.database, w) for w in made.workers]
+        # Under xdist the controller's own environment says `main` (a conftest's session hooks
+        # may connect there before any worker does): its copy is made too.
+        owners = (*made.workers, templates.MAIN) if made.xdist else made.workers
+        names = [clone_name(check.database, w) for w in owners]
         svc = services.get(check.name)
         if svc is None or check.port not in svc.ports:
             raise InfrastructureError(

@@ -10,6 +10,7 @@ from pathlib import Path
 from ci_toolkit.results.model import FailedTest, TestCounts
 from ci_toolkit.results.progress import read_record
 
+OUTCOME_TAGS = ("failure", "error", "skipped")
 XPASSED = "ci_toolkit.outcome"  # the plugin's testcase property for an xpass (JUnit has no element for one)
 
 
@@ -25,16 +26,21 @@ def read_junit(path: Path, root: Path | None = None, record: Path | None = None)
         return recorded or TestCounts()
     cases = list(ET.parse(path).getroot().iter("testcase"))
     ids = [case_id(case) for case in cases]
-    final = {test: i for i, test in enumerate(ids)}  # each id's last testcase is its last attempt
+    # A teardown error is a testcase of its own after the test's when the call failed: it
+    # continues that test and is no rerun attempt (rerunfailures: each id's last testcase).
+    teardown = [
+        _teardown_only([c for c in case if c.tag in ("failure", "error", "skipped")]) for case in cases
+    ]
+    final = {test: i for i, test in enumerate(ids) if not teardown[i]}
     outcomes: list[tuple[str, str]] = []
     failures: list[FailedTest] = []
     for i, (case, test) in enumerate(zip(cases, ids, strict=True)):
-        if final[test] != i:
+        if not teardown[i] and final[test] != i:
             outcomes.append(("rerun", test))
             continue
-        found = [child for child in case if child.tag in ("failure", "error", "skipped")]
+        found = [child for child in case if child.tag in OUTCOME_TAGS]
         outcomes += [(_outcome(case, child), test) for child in found] or [(_passed(case), test)]
-        if _teardown_only(found):  # the call passed; pytest counts it and the teardown error
+        if teardown[i] and test not in final:  # the call passed; pytest counts it and the teardown error
             outcomes.append(("passed", test))
         bad = next((child for child in found if child.tag in ("failure", "error")), None)
         if bad is not None:

@@ -43,16 +43,19 @@ def data_file(run_dir: Path) -> Path | None:
     return next((p for name in DATA_FILES if (p := run_dir / name).is_file()), None)
 
 
-def combine(data: Sequence[tuple[Path, str | None]], into: Path, fail_under: float | None) -> Coverage:
+def combine(
+    data: Sequence[tuple[Path, str | None]], into: Path, fail_under: float | None, here: Path | None = None
+) -> Coverage:
     """`coverage combine` of each shard's data (`relocate`d copies: the shards' files stay as
-    they are), then `xml` and `html`."""
+    they are), then `xml` and `html`. `here`: this checkout's counterpart of the shards' root
+    (the config's directory; default the current one), where coverage runs and reads its config."""
+    here = (here or Path.cwd()).resolve()
+    into = into.resolve()
     out, xml, html = into / DATA_FILES[0], into / "coverage.xml", into / "htmlcov"
     cmd = [sys.executable, "-m", "coverage"]
     with tempfile.TemporaryDirectory(prefix="ci-toolkit-coverage-") as tmp:
-        copies = [
-            relocate(path, root, Path.cwd(), Path(tmp) / f"{n}.data") for n, (path, root) in enumerate(data)
-        ]
-        _run(cmd, out, xml, html, copies)
+        copies = [relocate(path, root, here, Path(tmp) / f"{n}.data") for n, (path, root) in enumerate(data)]
+        _run(cmd, out, xml, html, copies, here)
     rate = ET.parse(xml).getroot().get("line-rate")
     return Coverage(float(rate or 0) * 100, len(data), out, xml, html / "index.html", fail_under)
 
@@ -75,11 +78,11 @@ def relocate(data: Path, root: str | None, here: Path, copy: Path) -> Path:
     return copy
 
 
-def _run(cmd: list[str], out: Path, xml: Path, html: Path, copies: Sequence[Path]) -> None:
+def _run(cmd: list[str], out: Path, xml: Path, html: Path, copies: Sequence[Path], here: Path) -> None:
     try:
-        proc.run([*cmd, "combine", f"--data-file={out}", *map(str, copies)], timeout=TIMEOUT)
-        proc.run([*cmd, "xml", f"--data-file={out}", "-o", str(xml)], timeout=TIMEOUT)
-        proc.run([*cmd, "html", f"--data-file={out}", "-d", str(html)], timeout=TIMEOUT)
+        proc.run([*cmd, "combine", f"--data-file={out}", *map(str, copies)], timeout=TIMEOUT, cwd=here)
+        proc.run([*cmd, "xml", f"--data-file={out}", "-o", str(xml)], timeout=TIMEOUT, cwd=here)
+        proc.run([*cmd, "html", f"--data-file={out}", "-d", str(html)], timeout=TIMEOUT, cwd=here)
     except CommandError as exc:
         raise UsageError(
             f"coverage could not combine the shards' data: {exc.message}",

@@ -208,7 +208,10 @@ class Merged:
         return "\n".join(lines)
 
 
-def merge(shards: Sequence[ShardRun], into: Path, cases: Mapping[str, testcases.Cases]) -> Merged:
+def merge(
+    shards: Sequence[ShardRun], into: Path, cases: Mapping[str, testcases.Cases], here: Path | None = None
+) -> Merged:
+    """`here`: this checkout's config directory, which the shards' coverage paths are moved to."""
     """Write the merged junit.xml, coverage and durations.json of one run's checked shards into `into`."""
     into.mkdir(parents=True, exist_ok=True)
     for name in OUTPUTS:  # an earlier merge's files must not pass for this one's
@@ -221,7 +224,7 @@ def merge(shards: Sequence[ShardRun], into: Path, cases: Mapping[str, testcases.
     junit = into / "junit.xml"
     testcases.write([s.path / "junit.xml" for s in shards], ordered, junit)
     notes: list[str] = []
-    coverage = _combine(shards, into, notes)
+    coverage = _combine(shards, into, notes, here)
     merged = ledger.merge(ledger.load(s.path / ledger.FILE_NAME) for s in shards)
     durations = None
     if merged.tests:
@@ -233,7 +236,7 @@ def merge(shards: Sequence[ShardRun], into: Path, cases: Mapping[str, testcases.
     )  # fmt: skip
 
 
-def _combine(shards: Sequence[ShardRun], into: Path, notes: list[str]) -> Coverage | None:
+def _combine(shards: Sequence[ShardRun], into: Path, notes: list[str], here: Path | None) -> Coverage | None:
     found = [(p, s.root) for s in shards if (p := coverage.data_file(s.path)) is not None]
     data = [p for p, _ in found]
     if not data:
@@ -249,7 +252,7 @@ def _combine(shards: Sequence[ShardRun], into: Path, notes: list[str]) -> Covera
         )
     thresholds = [s.fail_under for s in shards if s.fail_under is not None]
     # One run's shards share one threshold; should they not, the strictest is the one kept.
-    return coverage.combine(found, into, max(thresholds) if thresholds else None)
+    return coverage.combine(found, into, max(thresholds) if thresholds else None, here)
 
 
 def _dirs(shards: Iterable[ShardRun]) -> str:

@@ -25,7 +25,7 @@ class Case:
     message: str  # the first line of the failure's (or skip's) message
 
 
-Cases = list[tuple[Case, ET.Element]]
+Cases = list[tuple[Case, ET.Element | None]]  # None: a count with no testcase of its own (see `read`)
 
 
 def read(path: Path, shard: str) -> Cases:
@@ -37,15 +37,33 @@ def read(path: Path, shard: str) -> Cases:
         raise UsageError(f"{path}: not readable JUnit XML: {exc}") from None
     elements = list(root.iter("testcase"))
     ids = [test_id(element) for element in elements]
-    final = {test: i for i, test in enumerate(ids)}  # pytest-rerunfailures: the last one is the last attempt
-    out = []
+    # A teardown error is a testcase of its own after the test's (pytest writes a second one when
+    # the call failed): it continues that test, it is no rerun attempt of it.
+    teardown = [teardown_error(element) for element in elements]
+    final = {test: i for i, test in enumerate(ids) if not teardown[i]}  # rerunfailures: the last attempt
+    out: Cases = []
     for i, (element, test) in enumerate(zip(elements, ids, strict=True)):
         outcome = next((child for child in element if child.tag in OUTCOMES), None)
         text = "" if outcome is None else (outcome.get("message") or (outcome.text or "")).strip()
         first = text.splitlines()[0] if text else ""
+        if teardown[i]:
+            out.append((Case(test, "error", shard, first), element))
+            if test not in final:  # the call passed: pytest counts the pass and the error
+                out.append((Case(test, "passed", shard, ""), None))
+            continue
         kind = "rerun" if final[test] != i else _kind(element, outcome)
         out.append((Case(test, kind, shard, first), element))
     return out
+
+
+def teardown_error(element: ET.Element) -> bool:
+    """A testcase holding only an error from the test's teardown."""
+    found = [child for child in element if child.tag in OUTCOMES]
+    return (
+        len(found) == 1
+        and found[0].tag == "error"
+        and (found[0].get("message") or "").startswith("failed on teardown")
+    )
 
 
 def _kind(element: ET.Element, outcome: ET.Element | None) -> str:
@@ -107,11 +125,11 @@ def write(sources: Sequence[Path], cases: Cases, path: Path) -> None:
         errors=str(outcomes.count("error")),
         failures=str(outcomes.count("failed")),
         skipped=str(outcomes.count("skipped") + outcomes.count("xfailed")),  # as pytest counts them here
-        tests=str(len(outcomes) - outcomes.count("rerun")),
+        tests=str(sum(1 for c, e in cases if e is not None and c.outcome != "rerun")),
         time=f"{sum(float(s.get('time') or 0) for s in suites):.3f}",  # the shards' time, added up
         timestamp=min((s.get("timestamp") or "" for s in suites), default=""),
     )
-    suite.extend(element for _, element in cases)
+    suite.extend(element for _, element in cases if element is not None)
     top = ET.Element("testsuites", name="pytest tests")
     top.append(suite)
     ET.ElementTree(top).write(path, encoding="utf-8", xml_declaration=True)

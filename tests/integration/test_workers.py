@@ -60,7 +60,7 @@ def test_isolation_tests_pass_with_a_database_per_worker_and_fail_on_a_shared_on
 
     result, data = results["own"]
     assert result.returncode == 0, result.output
-    assert "    workers gw0, gw1: app_gw0, app_gw1 cloned from app in " in result.stderr
+    assert "    workers gw0, gw1: app_gw0, app_gw1, app_main cloned from app in " in result.stderr
     ran = outcomes(Path(data["artifacts_dir"]))
     assert all(ran[name] == "passed" for name in ISOLATION), ran
     assert data["tests"]["failed"] == 0
@@ -95,7 +95,7 @@ def test_a_warm_lease_run_copies_the_reset_database_again(example_project: Path)
     assert down.returncode == 0, down.output
     for result, _ in runs:
         assert result.returncode == 0, result.output
-        assert "    workers gw0, gw1: app_gw0, app_gw1 cloned from app in " in result.stderr
+        assert "    workers gw0, gw1: app_gw0, app_gw1, app_main cloned from app in " in result.stderr
     (_, first), (second_result, second) = runs
     assert first["reuse"]["warm"] is False and second["reuse"]["warm"] is True
     assert "pytest forked ahead from the lease's warm interpreter" in second_result.stderr

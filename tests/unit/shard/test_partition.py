@@ -98,3 +98,19 @@ def test_plan_cells_are_the_product_with_the_matrix() -> None:
         ("17", "2/2", "pg-17-shard-2-of-2"),
     ]
     assert plan.cells(2)["include"][1] == {"shard": "2/2", "name": "shard 2/2", "slug": "shard-2-of-2"}
+
+
+def test_the_split_does_not_depend_on_the_collection_order() -> None:
+    """pytest-randomly and friends reorder the collection per process: every shard must still
+    compute the same split, or tests run twice and others never."""
+    rng = random.Random(3)
+    ids = [f"m{m}.py::t{i}" for m in range(8) for i in range(20)]
+    costs = {i: rng.uniform(0.01, 1.0) for i in ids}
+    setup = {f"m{m}.py": rng.uniform(0.0, 3.0) for m in range(8)}
+    expected = [sorted(part) for part in partition(ids, costs, 4, setup)]
+    for seed in range(50):
+        shuffled = ids[:]
+        random.Random(seed).shuffle(shuffled)
+        parts = partition(shuffled, costs, 4, setup)
+        assert [sorted(part) for part in parts] == expected
+        assert all(part == [t for t in shuffled if t in set(part)] for part in parts)  # its own order kept
