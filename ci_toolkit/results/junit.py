@@ -29,7 +29,7 @@ def read_junit(path: Path, root: Path | None = None, record: Path | None = None)
     # A teardown error is a testcase of its own after the test's when the call failed: it
     # continues that test and is no rerun attempt (rerunfailures: each id's last testcase).
     teardown = [
-        _teardown_only([c for c in case if c.tag in ("failure", "error", "skipped")]) for case in cases
+        teardown_error([c for c in case if c.tag in ("failure", "error", "skipped")]) for case in cases
     ]
     final = {test: i for i, test in enumerate(ids) if not teardown[i]}
     outcomes: list[tuple[str, str]] = []
@@ -70,7 +70,8 @@ def _passed(case: ET.Element) -> str:
     return "xpassed" if marked else "passed"
 
 
-def _teardown_only(found: list[ET.Element]) -> bool:
+def teardown_error(found: list[ET.Element]) -> bool:
+    """A testcase's outcome elements hold only an error from the test's teardown."""
     return (
         len(found) == 1
         and found[0].tag == "error"

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci_toolkit.errors import UsageError
-
-OUTCOMES = ("failure", "error", "skipped")
-XPASSED = "ci_toolkit.outcome"  # the plugin's testcase property for an xpass (results.junit reads it too)
+from ci_toolkit.results.junit import OUTCOME_TAGS as OUTCOMES
+from ci_toolkit.results.junit import XPASSED, teardown_error
+from ci_toolkit.results.junit import case_id as test_id
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def read(path: Path, shard: str) -> Cases:
     ids = [test_id(element) for element in elements]
     # A teardown error is a testcase of its own after the test's (pytest writes a second one when
     # the call failed): it continues that test, it is no rerun attempt of it.
-    teardown = [teardown_error(element) for element in elements]
+    teardown = [teardown_error([c for c in element if c.tag in OUTCOMES]) for element in elements]
     final = {test: i for i, test in enumerate(ids) if not teardown[i]}  # rerunfailures: the last attempt
     out: Cases = []
     for i, (element, test) in enumerate(zip(elements, ids, strict=True)):
@@ -54,16 +54,6 @@ def read(path: Path, shard: str) -> Cases:
         kind = "rerun" if final[test] != i else _kind(element, outcome)
         out.append((Case(test, kind, shard, first), element))
     return out
-
-
-def teardown_error(element: ET.Element) -> bool:
-    """A testcase holding only an error from the test's teardown."""
-    found = [child for child in element if child.tag in OUTCOMES]
-    return (
-        len(found) == 1
-        and found[0].tag == "error"
-        and (found[0].get("message") or "").startswith("failed on teardown")
-    )
 
 
 def _kind(element: ET.Element, outcome: ET.Element | None) -> str:
@@ -95,17 +85,6 @@ def read_times(path: Path) -> dict[str, float]:
             key = test_id(case)
             times[key] = times.get(key, 0.0) + float(case.get("time") or 0)
     return times
-
-
-def test_id(case: ET.Element) -> str:
-    """The pytest node id of an xunit1 testcase (xunit1 keeps the file): the file, the class path
-    under the module, the name."""
-    file, classname, name = case.get("file"), case.get("classname", ""), case.get("name", "")
-    if not file:
-        return f"{classname}::{name}"
-    module = file.removesuffix(".py").replace("/", ".")
-    inner = classname[len(module) + 1 :].split(".") if classname.startswith(module + ".") else []
-    return "::".join([file, *inner, name])
 
 
 def in_collection_order(cases: Cases, collected: Sequence[str]) -> Cases:
