@@ -128,7 +128,9 @@ def test_copies_are_fresh_each_time_whoever_is_connected(live: Live, db_plan: tu
     made, cfg = db_plan
     with psycopg.connect(live.dsn(), autocommit=True) as source:  # e.g. an app container's pool
         source.execute("CREATE TABLE IF NOT EXISTS migrated (n int)")
-        assert workers.clone_databases(made, cfg, live.services, TIMEOUT) == [("app", ["app_gw0", "app_gw1"])]
+        assert workers.clone_databases(made, cfg, live.services, TIMEOUT) == [
+            ("app", ["app_gw0", "app_gw1", "app_main"])
+        ]  # main: the xdist controller
     with psycopg.connect(live.dsn("app_gw0"), autocommit=True) as copy:
         assert copy.execute("SELECT to_regclass('migrated')").fetchone() == ("migrated",)
         copy.execute("CREATE TABLE written_by_a_test (n int)")
