@@ -40,6 +40,7 @@ checks that the imports in benchmarks/*.py are exactly these, none of them under
   ci_toolkit.pytest_shard.partition             the one balancing algorithm (what the plugin applies)
   ci_toolkit.pytest_shard.estimate              a shard's expected seconds (each module's setup once)
   ci_toolkit.pytest_shard.digest                a collection's digest, as a shard's report gives it
+  ci_toolkit.shard.plan.balance                 slowest shard / mean, as `report merge` reports it
   ci_toolkit.shard.ledger.Ledger                the durations ledger: updated(phases, collected), costs()
   ci_toolkit.shard.ledger.read_phases           the plugin's phase record (CI_TOOLKIT_PHASES) -> timings
   ci_toolkit.shard.ledger.read_collected        the plugin's collection (CI_TOOLKIT_COLLECTED) -> ids

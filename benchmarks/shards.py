@@ -36,6 +36,7 @@ from benchmarks.shards_suite import Spec
 from benchmarks.stack import Context, env
 from ci_toolkit.pytest_shard import digest, estimate, partition
 from ci_toolkit.shard.ledger import Ledger, read_collected, read_phases, save
+from ci_toolkit.shard.plan import balance as shard_balance
 
 SHARDS = 4
 PLANS = {
@@ -218,6 +219,7 @@ def fixture_figures(ledger: Ledger, costs: Mapping[str, float], spec: Spec) -> d
 
 
 def balance(seconds: Sequence[float]) -> float:
-    """Slowest / mean: 1.0 is a perfect split; the CI wall time is the slowest shard's."""
-    mean = statistics.fmean(seconds) if seconds else 0.0
-    return max(seconds) / mean if mean > 0 else float("nan")
+    """ci-toolkit's own figure (`shard.plan.balance`, what `report merge` reports); NaN where it
+    has none (no time measured), so the results stay numbers."""
+    ratio = shard_balance(seconds)
+    return float("nan") if ratio is None else ratio
