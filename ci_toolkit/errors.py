@@ -19,6 +19,7 @@ class ExitCode:
     MIGRATIONS = 5
     TEST_RUNNER = 6
     ARTIFACTS = 7  # the artifacts dir could not be written: no space left, over quota, read-only
+    HISTORY = 8  # the history store could not be read or written (a directory, an S3 bucket)
     SECRET_NOT_FOUND = 10
     SECRET_ACCESS_DENIED = 11
     SECRET_NO_CREDENTIALS = 12
@@ -91,6 +92,14 @@ class ArtifactsUnwritable(CiToolkitError):
 
     exit_code = ExitCode.ARTIFACTS
     status = "artifacts_error"
+
+
+class HistoryError(CiToolkitError):
+    """The history store ([history] store, --store) could not be read or written: the store is
+    named, and what to do. `integration-run` only warns: the run's result is not changed by it."""
+
+    exit_code = ExitCode.HISTORY
+    status = "history_error"
 
 
 class MigrationError(CiToolkitError):

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from ci_toolkit import __version__, command_log
-from ci_toolkit.cli import checks, run, shard, snapshot, stack
+from ci_toolkit.cli import checks, history, run, shard, snapshot, stack
 from ci_toolkit.cli.boundary import with_error_boundary
 from ci_toolkit.cli.options import VerboseOpt
 
@@ -113,5 +113,19 @@ _command(secrets_app, "check", checks.secrets_check)
 shard_app = _group("shard", "Split the tests over matrix jobs by recorded durations.")
 _command(shard_app, "plan", shard.shard_plan)
 
-report_app = _group("report", "Combine the results of several runs (matrix cells).")
+report_app = _group("report", "Combine the results of several runs (matrix cells); open an issue for a failed one.")
 _command(report_app, "merge", checks.report_merge)
+_command(report_app, "issue", history.report_issue)
+
+history_app = _group("history", "Recorded runs: flaky tests across runs, the slowest tests, trends, a page.")
+_command(history_app, "record", history.history_record)
+_command(history_app, "flaky", history.history_flaky)
+_command(history_app, "slowest", history.history_slowest)
+_command(history_app, "trend", history.history_trend)
+_command(history_app, "durations", history.history_durations)
+_command(history_app, "html", history.history_html)
+
+badge_app = _group("badge", "SVG badges (coverage, tests, flaky) from a run or the history store.")
+_command(badge_app, "coverage", history.badge_coverage)
+_command(badge_app, "tests", history.badge_tests)
+_command(badge_app, "flaky", history.badge_flaky)

@@ -17,6 +17,7 @@ from typing import Any
 from ci_toolkit.config import discovery, templates
 from ci_toolkit.config import matrix as matrix_mod
 from ci_toolkit.config import secret_params as secrets_config
+from ci_toolkit.config import history_settings
 from ci_toolkit.config import soak_settings as soak_config
 from ci_toolkit.config import suites as suites_mod
 from ci_toolkit.config.model import (
@@ -147,6 +148,7 @@ def parse(data: Mapping[str, Any], source: Path) -> Config:
     suites = suites_mod.parse(top.table("suites"), pytest_config.markers)
     matrix = matrix_mod.parse(top.table("matrix"), suites)
     soak = soak_config.parse(top.table("soak"), suites)
+    history = history_settings.parse(top.table("history"))
 
     reuse = top.choice("reuse", REUSE_MODES, "never") or "never"
     snapshot = bool(top.get("snapshot", bool, False))
@@ -177,6 +179,7 @@ def parse(data: Mapping[str, Any], source: Path) -> Config:
         suites=suites,
         matrix=matrix,
         soak=soak,
+        history=history,
         reuse=reuse,
         snapshot=snapshot,
         start=start,

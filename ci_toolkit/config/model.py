@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ci_toolkit.config import history_settings
 from ci_toolkit.config import matrix as matrix_mod
 from ci_toolkit.config import soak_settings as soak_config
 from ci_toolkit.config import suites as suites_mod
@@ -118,6 +119,7 @@ class Config:
     suites: Mapping[str, suites_mod.Suite] = field(default_factory=dict)
     matrix: matrix_mod.Matrix | None = None
     soak: soak_config.SoakConfig = field(default_factory=soak_config.SoakConfig)
+    history: history_settings.HistoryConfig = field(default_factory=history_settings.HistoryConfig)
     reuse: str = "never"  # one of REUSE_MODES
     snapshot: bool = False  # start cold runs from a snapshot of the migrated stack
     start: tuple[str, ...] = ()  # compose services to start (and what they depend on); () = all
@@ -152,6 +154,7 @@ class Config:
             "suites": {name: suite.to_dict() for name, suite in self.suites.items()},
             "matrix": None if self.matrix is None else self.matrix.to_json(),
             "soak": self.soak.to_dict(),
+            "history": self.history.to_dict(),
             "reuse": self.reuse,
             "snapshot": self.snapshot,
         }

@@ -1,0 +1,7 @@
+"""Run history: every run's results kept in a store, and what they say across runs.
+
+model    RunRecord (one run: counts, coverage, phases, every test's outcome and time, where it ran)
+record   a finished run's artifacts dir -> RunRecord (run.json, junit.xml, phases.tsv, selection.json, git)
+store    open_store(uri): the Store protocol; local (a directory + SQLite index) and s3 (s3://bucket/prefix)
+queries  flaky, slowest, trend, durations: pure functions over records, newest last
+"""
