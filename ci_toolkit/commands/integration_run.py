@@ -12,7 +12,7 @@ from ci_toolkit.errors import CiToolkitError, UsageError
 from ci_toolkit.output import github as gh
 from ci_toolkit.output import github_summary as ghs
 from ci_toolkit.output.console import make_reporter
-from ci_toolkit.pipeline import selection, sequence
+from ci_toolkit.pipeline import history_record, selection, sequence
 from ci_toolkit.pipeline.context import RunContext
 from ci_toolkit.pipeline.diagnostics import early_failure
 from ci_toolkit.signals import SignalGuard
@@ -71,6 +71,11 @@ def integration_run(
         config = ctx.config if ctx else None
         invocation = ghs.Invocation.current(opts.config_path, pytest_args, config, options=repeat)
         gh.publish(result, invocation, reporter.stream)
+        if ctx is not None and result.history and (chart := history_record.trend_section(ctx)):
+            try:
+                gh.append_step_summary(chart)
+            except OSError as exc:  # as publish does: the summary never changes the run's outcome
+                reporter.warn(f"the job summary's trend chart was not written: {exc}")
     if opts.json_mode:
         emit_json(result.to_dict())
     return result.exit_code

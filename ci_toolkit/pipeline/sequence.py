@@ -25,6 +25,7 @@ from ci_toolkit.pipeline import (
     context,
     diagnostics,
     endpoints,
+    history_record,
     leasing,
     outcome,
     saved_stack,
@@ -125,6 +126,8 @@ class Sequence:
             self.ctx, self.state, self.timeline.phases, failure, left_behind=self.left_behind
         )
         result = self._write_result(result)
+        if (recorded := history_record.record(self.ctx)) is not None:  # reads the run.json just written
+            result = self._write_result(replace(result, history=recorded))
         always = self.ctx.options.diagnostics == "always"
         if bundle and (result.exit_code != ExitCode.OK or always):
             try:

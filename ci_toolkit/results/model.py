@@ -147,6 +147,7 @@ class RunResult:
     snapshot: Mapping[str, Any] | None = None  # the snapshot it started from or saved, if asked
     shard: Mapping[str, Any] | None = None  # --shard K/N: what it ran of the collection (report merge)
     runner: Mapping[str, Any] | None = None  # what ran pytest (pipeline/runner.py): runner, why, prefix
+    history: Mapping[str, Any] | None = None  # where [history] recorded it: store, run_id (or error)
 
     def to_dict(self) -> dict[str, Any]:
         optional = (
@@ -154,6 +155,7 @@ class RunResult:
             ("snapshot", self.snapshot),
             ("shard", self.shard),
             ("runner", self.runner),
+            ("history", self.history),
         )
         extra = {k: dict(v) for k, v in optional if v is not None}
         return {
