@@ -63,7 +63,6 @@ def test_thirty_recorded_runs_name_exactly_the_flaky_test(example_project: Path)
         env={"EXAMPLE_FLAKY": "1"},
     )
     assert soak.returncode == 1, soak.output  # iterations 1 and 3 failed on purpose
-    assert soak.output.count("history: recorded ") == REAL_RUNS, soak.output
 
     store = open_store("ci-history", example_project)
     real = list(store.runs())
