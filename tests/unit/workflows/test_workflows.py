@@ -193,8 +193,26 @@ def test_every_job_asks_for_least_permissions_and_the_workflow_for_none(path: Pa
     assert wf["permissions"] == {}, f"{path.name}: top-level permissions must be {{}}"
     for name, job in wf["jobs"].items():
         uses = {str(s.get("uses", "")) for s in job.get("steps", [])}
-        expected = {"contents": "read", **({"id-token": "write"} if "./actions/aws-secrets" in uses else {})}
+        runs = " ".join(str(s.get("run", "")) for s in job.get("steps", []))
+        expected = {
+            "contents": "read",
+            **({"id-token": "write"} if "./actions/aws-secrets" in uses else {}),
+            **({"issues": "write"} if "ci-toolkit report issue" in runs else {}),  # that job only
+        }
         assert job.get("permissions") == expected, f"{path.name}: job {name}"
+
+
+@pytest.mark.parametrize("name", ["matrix.yml", "soak.yml"])
+def test_a_failed_scheduled_run_opens_one_issue_from_one_job(name: str) -> None:
+    wf = load_workflow(name)
+    assert "schedule" in wf["on"]
+    reporters = {k: j for k, j in wf["jobs"].items() if "issues" in (j.get("permissions") or {})}
+    assert list(reporters) == ["report"]
+    job = reporters["report"]
+    assert job["if"] == "${{ failure() && github.event_name == 'schedule' }}"
+    (step,) = [s for s in job["steps"] if "ci-toolkit report issue" in str(s.get("run", ""))]
+    assert step["run"].endswith("--gh") and "${{" not in step["run"]
+    assert step["env"]["GH_TOKEN"] == "${{ github.token }}"
 
 
 def test_the_reusable_workflow_takes_inputs_and_gives_outputs() -> None:
