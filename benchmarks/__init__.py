@@ -8,6 +8,7 @@ suites.py    overhead of a whole run, CLI start-up, concurrent runs
 shards.py    4 shards of a generated suite (shards_suite.py) from a recorded ledger: ci-toolkit's
              split and pytest-split's, every shard run for real
 install.py   `actions/setup` run by act on this host: uv and pip, each cold and warm (issue 14)
+badges.py history_store.py  badges per second and local history store writes per second (issue 15)
 stack.py     scratch copy of the bundled example, compose projects, timed commands
 probing.py   host ports, protocol pollers, verification with real clients, postgres' own log
 figures.py   from samples to figures: statistics, ratios, breakdowns
@@ -38,6 +39,10 @@ checks that the imports in benchmarks/*.py are exactly these, none of them under
   ci_toolkit.stack.probes.NotReady              ... raised when the service does not answer yet
   ci_toolkit.pipeline.pytest_run.build_command  the exact pytest command line a run starts
   ci_toolkit.pytest_shard.partition             the one balancing algorithm (what the plugin applies)
+  ci_toolkit.output.badge                       the badges `ci-toolkit badge` writes (badges.py)
+  ci_toolkit.history.store.open_store           a history store (history_store.py: writes per second)
+  ci_toolkit.history.model.RunRecord            ... the records it keeps
+  ci_toolkit.history.model.TestResult
   ci_toolkit.pytest_shard.estimate              a shard's expected seconds (each module's setup once)
   ci_toolkit.pytest_shard.digest                a collection's digest, as a shard's report gives it
   ci_toolkit.shard.plan.balance                 slowest shard / mean, as `report merge` reports it

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from benchmarks import findings, markdown_gated, markdown_install, markdown_reuse, markdown_shards
+from benchmarks import (
+    findings,
+    markdown_gated,
+    markdown_history,
+    markdown_install,
+    markdown_reuse,
+    markdown_shards,
+)
 from benchmarks.tables import Row, median, median_seconds, s, s2, table, triple, x
 from benchmarks.targets import REFERENCE
 
@@ -32,6 +39,7 @@ def render(r: Mapping[str, Any]) -> str:
         *markdown_reuse.section(r),
         *markdown_shards.section(r),
         *markdown_install.section(r),
+        *markdown_history.section(r),
         "## Findings\n",
         "\n".join(
             f"- {line}"
@@ -41,6 +49,7 @@ def render(r: Mapping[str, Any]) -> str:
                 *markdown_reuse.findings(r),
                 *markdown_shards.findings(r),
                 *markdown_install.findings(r),
+                *markdown_history.findings(r),
             ]
         )
         + "\n",
@@ -53,6 +62,7 @@ def render(r: Mapping[str, Any]) -> str:
                 *markdown_reuse.METHOD,
                 *markdown_shards.METHOD,
                 *markdown_install.METHOD,
+                *markdown_history.METHOD,
             ]
         )
         + "\n",
@@ -88,6 +98,8 @@ def target_rows(targets: Sequence[Mapping[str, Any]]) -> list[Row]:
         "help_seconds": " s",
         "warm.first_test_seconds": " s",
         "install.uv_warm_seconds": " s",
+        "history.badges_per_second": "/s",
+        "history.store_writes_per_second": "/s",
     }
     rows: list[Row] = []
     for t in targets:

@@ -38,6 +38,7 @@ def assemble(
         "snapshot": snapshot(samples.get("snapshot", {}), labels.get("snapshot", {})),
         "shards": shards(samples.get("shards", {})),
         "install": install.summary(samples.get("install", {}), labels.get("install", {})),
+        "history": history(samples.get("history", {})),
     }
     results["targets"] = targets.check_targets(results)
     groups = [("readiness", ready["variants"]), ("overhead", over["runs"]), ("concurrency", conc["runs"])]
@@ -49,6 +50,7 @@ def assemble(
         for key, entry in summary.items()
         for problem in entry["problems"]
     ]
+    results["errors"] += [f"history: {p}" for p in results["history"].get("problems", [])]
     results["errors"] += [f"shards: {problem}" for problem in results["shards"].get("problems", [])]
     results["errors"] += [f"clean-up: {problem}" for problem in run.get("cleanup_problems", [])]
     return results
@@ -93,6 +95,18 @@ def shards(samples: Samples) -> dict[str, Any]:
     if "problem" in runs[-1]:
         return {"ok": False, "problems": [runs[-1]["problem"]]}
     return dict(runs[-1])
+
+
+def history(samples: Samples) -> dict[str, Any]:
+    """Badges/s and store writes/s: the median of each rep's figure."""
+    runs = samples.get("run", [])
+    problems = [r["problem"] for r in runs if "problem" in r]
+    good = [r for r in runs if "problem" not in r]
+    if not good:
+        return {"problems": problems} if problems else {}
+    keys = ("badges_per_second", "store_writes_per_second", "write_ms_p50", "write_ms_max")
+    out: dict[str, Any] = {k: figures.med(r[k] for r in good) for k in keys}
+    return {**out, "reps": len(good), **({"problems": problems} if problems else {})}
 
 
 def _database_mb(samples: Samples) -> dict[str, float | None]:

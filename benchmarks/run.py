@@ -12,6 +12,8 @@
                                                         # pip, cold and warm (about 1 minute a rep;
                                                         # needs act and uv, the dev extra's; --smoke
                                                         # leaves it out unless named)
+    python benchmarks/run.py --suites history --reps 3 --out /tmp/b   # badges/s and history store
+                                                        # writes/s (seconds; no Docker)
 
 All alternatives are measured in the same run, interleaved rep by rep (the order rotates), so
 the ratios compare like with like on a noisy, shared machine. Every compose project is named
@@ -36,7 +38,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and this checkout's ci_toolkit importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import health_gated, install, reuse, shards, suites
+from benchmarks import badges, health_gated, history_store, install, reuse, shards, suites
 from benchmarks import results as results_doc
 from benchmarks.stack import CREATED, Context, checks, clean_up, leftovers, make_workdir
 from benchmarks.variants import VARIANTS
@@ -51,6 +53,7 @@ SUITES = (
     "snapshot",
     "shards",
     "install",
+    "history",
 )
 REUSE_SUITES = ("warm", "snapshot")
 NOT_IN_SMOKE = (*REUSE_SUITES, "shards", "install")  # --smoke runs them only when --suites names them
@@ -111,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **{suite: {k: [] for k in reuse.labels(suite)} for suite in REUSE_SUITES},
         "shards": {k: [] for k in SHARDS},
         "install": {k: [] for k in install.KEYS},
+        "history": {"run": []},
     }
     # act and uv are looked for now, before any rep: a missing one stops the run at once.
     installs = install.Installs(ctx) if "install" in args.suites else None
@@ -155,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **{suite: reuse.labels(suite) for suite in REUSE_SUITES},
         "shards": SHARDS,
         "install": install.LABELS,
+        "history": {"run": "badges and local store writes (no Docker)"},
     }
     results = results_doc.assemble(run, labels, samples)
     results_doc.write(results, args.out)
@@ -208,11 +213,25 @@ def one_rep(
                 log(f"{tag} {suite} {key}: first test {fmt(sample.get('seconds'))} s {status}")
     if "shards" in chosen and rep == 0:  # deterministic suite, ratios within one run: once is enough
         samples["shards"]["run"].append(measure(f"{tag} shards", shards.run, ctx, rep))
+    if "history" in chosen:  # no Docker: badges per second and local store writes per second
+        sample = measure(f"{tag} history", history_rep, ctx, rep)
+        samples["history"]["run"].append(sample)
     if installs is not None:  # per installer: cold, then warm on the cache the cold run filled
         for key, sample in installs.rep(rep, rotated(list(install.INSTALLERS), rep)):
             samples["install"][key].append(sample)
             status = "ok" if sample["ok"] else f"INVALID ({sample['problem'][:300]})"
             log(f"{tag} install {key}: {fmt(sample.get('seconds'))} s {status}")
+
+
+def history_rep(ctx: Context, rep: int) -> dict[str, Any]:
+    made = badges.badges_per_second(1, ctx.scratch)
+    stored = history_store.store_writes(1, ctx.scratch)
+    return {
+        "badges_per_second": made["badges_per_second"],
+        "store_writes_per_second": stored["runs_per_second"],
+        "write_ms_p50": stored["write_ms_p50"],
+        "write_ms_max": stored["write_ms_max"],
+    }
 
 
 def measure(

@@ -41,6 +41,8 @@ TARGETS = (
         "<=",
         10.0,
     ),
+    ("history.badges_per_second", "badge generation >= 50 badges/s", ">=", 50.0),
+    ("history.store_writes_per_second", "local history store writes >= 20 runs/s", ">=", 20.0),
 )
 REFERENCE = {"limit": 1.60, "wait_default": 31.6, "wait_5s": 6.6, "wait_1s": 2.75, "down": 0.83}
 

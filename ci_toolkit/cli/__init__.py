@@ -113,7 +113,9 @@ _command(secrets_app, "check", checks.secrets_check)
 shard_app = _group("shard", "Split the tests over matrix jobs by recorded durations.")
 _command(shard_app, "plan", shard.shard_plan)
 
-report_app = _group("report", "Combine the results of several runs (matrix cells); open an issue for a failed one.")
+report_app = _group(
+    "report", "Combine the results of several runs (matrix cells); open an issue for a failed one."
+)
 _command(report_app, "merge", checks.report_merge)
 _command(report_app, "issue", history.report_issue)
 

@@ -14,10 +14,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ci_toolkit.config import discovery, templates
+from ci_toolkit.config import discovery, history_settings, templates
 from ci_toolkit.config import matrix as matrix_mod
 from ci_toolkit.config import secret_params as secrets_config
-from ci_toolkit.config import history_settings
 from ci_toolkit.config import soak_settings as soak_config
 from ci_toolkit.config import suites as suites_mod
 from ci_toolkit.config.model import (

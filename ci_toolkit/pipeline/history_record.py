@@ -30,7 +30,9 @@ def record(ctx: RunContext) -> dict[str, Any] | None:
         store.put(kept, files)
     except (CiToolkitError, OSError) as exc:
         later = shlex.join(["ci-toolkit", "history", "record", str(ctx.run_dir), "--store", uri])
-        ctx.reporter.warn(f"history: this run was not recorded in {uri}: {exc}; record it later with: {later}")
+        ctx.reporter.warn(
+            f"history: this run was not recorded in {uri}: {exc}; record it later with: {later}"
+        )
         return {"store": uri, "error": str(exc)}
     ctx.reporter.info(f"history: recorded {kept.run_id} in {uri}")
     return {"store": uri, "run_id": kept.run_id}
