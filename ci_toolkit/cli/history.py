@@ -154,7 +154,8 @@ def report_issue(
         str | None, typer.Option("--workflow", help="Workflow name (default: $GITHUB_WORKFLOW).")
     ] = None,
     branch: Annotated[
-        str | None, typer.Option("--branch", help="Branch (default: $GITHUB_REF_NAME).")
+        str | None,
+        typer.Option("--branch", help="Branch (default: $GITHUB_HEAD_REF, else $GITHUB_REF_NAME)."),
     ] = None,
     run_url: Annotated[
         str | None,
