@@ -138,7 +138,7 @@ def _badge(kind: str) -> Callable[..., int]:
     callback.__doc__ = {
         "coverage": "A coverage badge (red < 50 % ≤ orange < 80 % ≤ yellow < 90 % ≤ green).",
         "tests": "A tests badge: passed/total of the newest run (green all passed, red any failed).",
-        "flaky": "A flaky-tests badge: how many tests the recent runs show flaky (green 0, orange some).",
+        "flaky": "A flaky-tests badge: tests the recent runs show flaky (green 0, orange 1-2, red 3+).",
     }[kind]
     return callback
 

@@ -1,5 +1,12 @@
 """`ci-toolkit history html OUT`: one static, self-contained page (no network, no script) with
-the trend charts (phase times; pass rate and coverage) and the flaky and slowest tests."""
+the trend charts (phase times; pass rate and coverage) and the flaky and slowest tests.
+
+The charts are inline SVG drawn by output/svg_chart.py, by hand on purpose: the page must open
+offline (CI artifacts, air-gapped runners), and no kept Python library draws a self-contained
+chart: pygal's page loads its tooltip JS from a CDN by default, matplotlib would be a heavy
+dependency for two line charts. Every value from the runs (test ids, reasons, labels, the title)
+goes through html.escape: a test id like `test_x[<script>]` is text on the page.
+The ids `phase-chart`, `quality-chart`, `phases`, `flaky` and `slowest` are for the tests."""
 
 from __future__ import annotations
 

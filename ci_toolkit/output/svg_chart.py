@@ -7,6 +7,7 @@ two line charts. Values of None leave a gap (the line restarts after it).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -24,7 +25,7 @@ def line_chart(
     unit: str = "",
 ) -> str:
     values = [v for _, vs in series for v in vs if v is not None]
-    top = y_max if y_max is not None else (max(values, default=1.0) * 1.1 or 1.0)
+    top = y_max if y_max is not None else _nice(max(values, default=1.0) * 1.05 or 1.0)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(len(labels) - 1, 1)
 
@@ -74,6 +75,12 @@ def line_chart(
         parts.append(f'<text x="{WIDTH - RIGHT + 30}" y="{ly + 1}" font-size="12">{escape(name)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _nice(value: float) -> float:
+    """The smallest 1, 2, 4, 6 or 8 x 10^k at or above `value`: its quarter ticks are round (1.5, 3)."""
+    scale = 10.0 ** math.floor(math.log10(value))
+    return next(m * scale for m in (1, 2, 4, 6, 8, 10) if m * scale >= value)
 
 
 def _runs(values: Sequence[float | None]) -> list[list[tuple[int, float]]]:

@@ -8,17 +8,21 @@ from pathlib import Path
 
 import pytest
 
+from ci_toolkit.history.model import RunRecord, TestResult
+from ci_toolkit.history.store import open_store
 from ci_toolkit.output import badge
 from tests.conftest import run_cli
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def fills_and_texts(svg: str) -> tuple[set[str], list[str]]:
+def value_box(svg: str) -> tuple[str, list[str]]:
+    """The right half's fill (the value's box, the label's box is #555) and every text shown."""
     root = ET.fromstring(svg)
     assert root.tag == f"{SVG}svg"
-    fills = {e.get("fill", "").upper() for e in root.iter() if e.get("fill")}
-    return fills, [e.text or "" for e in root.iter(f"{SVG}text")]
+    boxes = [e.get("fill", "") for e in root.iter(f"{SVG}path")]
+    assert len(boxes) == 3 and boxes[0] == "#555" and boxes[2].startswith("url("), boxes
+    return boxes[1].upper(), [e.text or "" for e in root.iter(f"{SVG}text")]
 
 
 @pytest.mark.parametrize(
@@ -28,8 +32,8 @@ def fills_and_texts(svg: str) -> tuple[set[str], list[str]]:
 )  # fmt: skip
 def test_coverage_colour_at_each_threshold(percent: float, colour: str) -> None:
     made = badge.coverage(percent)
-    fills, texts = fills_and_texts(made.svg)
-    assert made.colour == colour and badge.COLOURS[colour].upper() in fills
+    fill, texts = value_box(made.svg)
+    assert made.colour == colour and fill == badge.COLOURS[colour].upper()
     assert f"{percent:.1f}%" in texts and "coverage" in texts
 
 
@@ -37,25 +41,41 @@ def test_coverage_colour_at_each_threshold(percent: float, colour: str) -> None:
     ("count", "colour"), [(0, "green"), (1, "orange"), (2, "orange"), (3, "red"), (40, "red")]
 )
 def test_flaky_colour_by_count(count: int, colour: str) -> None:
-    assert badge.flaky(count).colour == colour
-    assert badge.COLOURS[colour].upper() in fills_and_texts(badge.flaky(count).svg)[0]
+    made = badge.flaky(count)
+    assert made.colour == colour
+    assert value_box(made.svg) == (badge.COLOURS[colour].upper(), ["flaky", "flaky", str(count), str(count)])
 
 
 def test_tests_badge_says_passed_of_total_and_turns_red_on_any_failure() -> None:
     green = badge.tests({"passed": 10, "failed": 0, "errors": 0, "skipped": 3})
     assert (green.text, green.colour) == ("10/10 passed", "green")
+    assert value_box(green.svg) == ("#4C1", ["tests", "tests", "10/10 passed", "10/10 passed"])
     red = badge.tests({"passed": 9, "failed": 1, "errors": 1})
     assert (red.text, red.colour) == ("2 failed, 9 passed", "red")
-    assert badge.tests(None).colour == badge.GREY == badge.coverage(None).colour
+    assert value_box(red.svg)[0] == badge.COLOURS["red"].upper()
+    only_skipped = badge.tests({"passed": 0, "skipped": 4})
+    assert (only_skipped.text, only_skipped.colour) == ("no tests", badge.GREY)
+    assert value_box(badge.coverage(None).svg) == ("#9F9F9F", ["coverage", "coverage", "unknown", "unknown"])
+
+
+def test_the_same_value_gives_the_same_bytes_however_many_badges_a_process_made() -> None:
+    # anybadge numbers its mask ids per process; a committed badge must not change for nothing.
+    first = badge.coverage(91.0).svg
+    badge.flaky(1), badge.tests({"passed": 1})
+    assert badge.coverage(91.0).svg == first and 'id="ci_toolkit_coverage"' in first
+
+
+def write_run(run: Path, **fields: object) -> Path:
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "run.json").write_text(json.dumps(fields))
+    return run
 
 
 def test_badge_from_a_run_dir_through_the_cli(tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "run.json").write_text(json.dumps({
-        "status": "passed", "coverage_percent": 83.33, "flaky_tests": ["t::a"],
-        "tests": {"passed": 5, "failed": 0, "errors": 0, "skipped": 0},
-    }))  # fmt: skip
+    run = write_run(
+        tmp_path / "run", status="passed", coverage_percent=83.33, flaky_tests=["t::a"],
+        tests={"passed": 5, "failed": 0, "errors": 0, "skipped": 0},
+    )  # fmt: skip
     out = tmp_path / "badges" / "coverage.svg"
     made = run_cli(["badge", "coverage", "--from", str(run), "--out", str(out), "--json"], tmp_path)
     assert made.returncode == 0, made.output
@@ -64,9 +84,49 @@ def test_badge_from_a_run_dir_through_the_cli(tmp_path: Path) -> None:
         "kind": "coverage",
         "text": "83.3%",
         "colour": "yellow",
+        "known": True,
     }
-    assert "83.3%" in fills_and_texts(out.read_text())[1]
+    assert value_box(out.read_text()) == ("#DFB317", ["coverage", "coverage", "83.3%", "83.3%"])
     flaky = run_cli(["badge", "flaky", "--from", str(run), "-o", str(tmp_path / "f.svg")], tmp_path)
-    assert flaky.returncode == 0 and "flaky 1 (orange)" in flaky.stderr
+    assert flaky.returncode == 0 and f"{tmp_path / 'f.svg'}: flaky 1 (orange)" in flaky.stderr
+    tests = run_cli(["badge", "tests", "--from", str(run), "-o", str(tmp_path / "t.svg")], tmp_path)
+    assert tests.returncode == 0 and "tests 5/5 passed (green)" in tests.stderr
     missing = run_cli(["badge", "tests", "--from", str(tmp_path), "-o", str(tmp_path / "t.svg")], tmp_path)
     assert missing.returncode == 2 and "no run.json here" in missing.stderr
+
+
+def test_a_run_without_coverage_gives_a_grey_unknown_badge_and_exit_0(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "run", status="passed", coverage_percent=None, tests={"passed": 1})
+    out = tmp_path / "c.svg"
+    made = run_cli(["badge", "coverage", "--from", str(run), "-o", str(out)], tmp_path)
+    assert made.returncode == 0, made.output
+    assert "coverage unknown (lightgrey) (no value recorded: a grey badge)" in made.stderr
+    assert value_box(out.read_text())[1][2] == "unknown"
+
+
+def test_badges_from_the_store_read_the_newest_run_and_the_flaky_query(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "store"), tmp_path)
+    for i, (outcome, coverage) in enumerate([("failed", 40.0), ("passed", 92.5), ("failed", 95.0)]):
+        store.put(
+            RunRecord(
+                f"2026120{i}T000000.000Z-p", 1_764_547_200 + i, "passed", 0,
+                {"passed": 3, "failed": int(outcome == "failed")}, coverage, {"test": 1.0},
+                (TestResult("t::wobbly", outcome),), commit="c0ffee", branch="main",
+            ),
+            {},
+        )  # fmt: skip
+    args = ["--store", str(tmp_path / "store"), "--json"]
+    seen = {}
+    for kind in badge.KINDS:
+        made = run_cli(["badge", kind, "-o", str(tmp_path / f"{kind}.svg"), *args], tmp_path)
+        assert made.returncode == 0, made.output
+        seen[kind] = (json.loads(made.stdout)["text"], json.loads(made.stdout)["colour"])
+    assert seen == {
+        "coverage": ("95.0%", "green"),
+        "tests": ("1 failed, 3 passed", "red"),
+        "flaky": ("1", "orange"),  # failed and passed on one commit
+    }
+    empty = run_cli(
+        ["badge", "flaky", "-o", str(tmp_path / "e.svg"), "--store", str(tmp_path / "none")], tmp_path
+    )
+    assert empty.returncode == 0 and "flaky unknown (lightgrey)" in empty.stderr, empty.output

@@ -42,3 +42,16 @@ def test_no_runs_is_a_sentence_and_quotes_in_labels_cannot_break_the_chart() -> 
     assert "No recorded runs yet" in mermaid(queries.trend([]))
     odd = RunRecord("r", 0, "passed", 0, {"passed": 1}, None, {"up": 1.0}, commit='ab"c')
     assert 'x-axis ["ab\'c"]' in mermaid(queries.trend([odd]))
+
+
+def test_a_commit_run_twice_gets_its_own_x_position_and_a_missing_value_is_said_to_be_zero() -> None:
+    # Mermaid's x-axis is a band scale: two equal labels would collapse into one band.
+    again = [record(1, 1.0, 3, 0, 80.0), record(1, 1.0, 0, 0, None), record(1, 1.0, 3, 0, 81.0)]
+    text = mermaid(queries.trend(again))
+    assert text.count('x-axis ["1abcdef", "1abcdef #2", "1abcdef #3"]') == 2
+    assert "    line [100, 0, 100]\n    line [80, 0, 81]\n" in text
+    assert "in percent; a run without a value is drawn at 0." in text
+    timed = RunRecord("r", 1_767_225_600, "passed", 0, {"passed": 1}, None, {"up": 1.0})
+    labels = mermaid(queries.trend([timed, timed]))
+    assert 'x-axis ["01-01 00:00", "01-01 00:00 #2"]' in labels
+    assert "Pass rate in percent (no run measured coverage)." in labels
