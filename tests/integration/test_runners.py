@@ -75,8 +75,9 @@ def _uv() -> str:
 
 def _uv_env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "CI_TOOLKIT_CONFIG")}
-    if "UV_INDEX_URL" not in env and Path("/opt/pypi/simple").is_dir():  # this sandbox's local index
-        env["UV_INDEX_URL"] = "file:///opt/pypi/simple"
+    if "UV_EXTRA_INDEX_URL" not in env and Path("/opt/pypi/simple").is_dir():
+        # this sandbox's local index first, PyPI (uv's default) for what it lacks, as pip is set up here
+        env["UV_EXTRA_INDEX_URL"] = "file:///opt/pypi/simple"
     path = os.pathsep.join([str(Path(_uv()).parent), str(tmp / "bin"), env.get("PATH", "")])
     return {**env, "PATH": path, "UV_TOOL_DIR": str(tmp / "tools"), "UV_TOOL_BIN_DIR": str(tmp / "bin")}
 
