@@ -20,6 +20,7 @@ class ExitCode:
     TEST_RUNNER = 6
     ARTIFACTS = 7  # the artifacts dir could not be written: no space left, over quota, read-only
     HISTORY = 8  # the history store could not be read or written (a directory, an S3 bucket)
+    ONBOARD = 9  # `init` could not write its files (nothing changed), or a batch repository failed
     SECRET_NOT_FOUND = 10
     SECRET_ACCESS_DENIED = 11
     SECRET_NO_CREDENTIALS = 12
@@ -100,6 +101,15 @@ class HistoryError(CiToolkitError):
 
     exit_code = ExitCode.HISTORY
     status = "history_error"
+
+
+class OnboardError(CiToolkitError):
+    """`ci-toolkit init` could not write a repository's setup (a read-only directory, a file that
+    vanished): nothing was changed, the file is named. In a batch: a repository failed (clone,
+    commit, push), the others went on."""
+
+    exit_code = ExitCode.ONBOARD
+    status = "onboard_error"
 
 
 class MigrationError(CiToolkitError):

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from ci_toolkit import __version__, command_log
-from ci_toolkit.cli import checks, history, run, shard, snapshot, stack
+from ci_toolkit.cli import checks, history, init, run, shard, snapshot, stack
 from ci_toolkit.cli.boundary import with_error_boundary
 from ci_toolkit.cli.options import VerboseOpt
 
@@ -84,6 +84,7 @@ _command(app, "test", run.test)
 _command(app, "version", checks.version)
 _command(app, "matrix", checks.matrix)
 _command(app, "soak", run.soak)
+_command(app, "init", init.init)
 
 config_app = _group("config", "Validate the ci-toolkit configuration.")
 _command(config_app, "check", checks.config_check)

@@ -1,11 +1,14 @@
 """Credentials for the readiness probes, taken from the compose file when the config has none.
 
-A protected Redis or NATS is usually protected in its compose definition, where the official
-and bitnami images take it: `redis-server --requirepass X` or env `REDIS_PASSWORD` (bitnami);
-`nats-server --user U --pass P` or `--auth TOKEN`. Asking the user to repeat that in the config
-would make the two drift apart, so the probe reads it from `docker compose config` (the model,
-interpolated). Anything set in the config wins; ACL users (`--user alice on >pw ...`) are not
-parsed: give `user` and `password` in the config for those.
+PostgreSQL's official and bitnami images take their login from the environment (`POSTGRES_USER`,
+`POSTGRES_PASSWORD`, `POSTGRES_DB`; bitnami's `POSTGRESQL_*`), so `kind = "postgres"` needs no
+credentials in the config either (what `ci-toolkit init` writes relies on it). A protected Redis or
+NATS is usually protected in its compose definition, where the official and bitnami images take it:
+`redis-server --requirepass X` or env `REDIS_PASSWORD` (bitnami); `nats-server --user U --pass P` or
+`--auth TOKEN`. Asking the user to repeat that in the config would make the two drift apart, so the
+probe reads it from `docker compose config` (the model, interpolated). Anything set in the config
+wins; ACL users (`--user alice on >pw ...`) are not parsed: give `user` and `password` in the config
+for those.
 
 Every credential found here is registered with the redaction filter before any probe runs.
 """
@@ -26,10 +29,19 @@ from ci_toolkit.redact import REDACTOR
 FLAGS: dict[str, dict[str, str]] = {
     "redis": {"--requirepass": "password"},
     "nats": {"--user": "user", "--pass": "password", "--auth": "token"},
+    "postgres": {},
 }
 ENV: dict[str, dict[str, str]] = {
     "redis": {"REDIS_PASSWORD": "password"},
     "nats": {},
+    "postgres": {
+        "POSTGRES_USER": "user",
+        "POSTGRESQL_USERNAME": "user",
+        "POSTGRES_PASSWORD": "password",
+        "POSTGRESQL_PASSWORD": "password",
+        "POSTGRES_DB": "database",
+        "POSTGRESQL_DATABASE": "database",
+    },
 }
 
 
@@ -47,8 +59,12 @@ def with_credentials(check: ServiceCheck, service: Mapping[str, Any] | None) -> 
     found = {**_from_env(check.kind, service), **_from_command(check.kind, service)}
     # Masked even when the config's are used: the command line (in `compose config`, `docker
     # inspect`) holds them, and so does a Redis ACL rule's `>password`.
-    for value in [*found.values(), *_acl_passwords(check.kind, service)]:
+    # A postgres login's user and database are names, not secrets: masking "app" would mask words.
+    learned = {k: v for k, v in found.items() if k not in ("user", "database") or check.kind != "postgres"}
+    for value in [*learned.values(), *_acl_passwords(check.kind, service)]:
         REDACTOR.learn(value)
+    if check.kind == "postgres":
+        return _postgres(check, found)
     if check.user or check.password or check.token or not found:
         # The config chose how to authenticate: a password from compose must not be paired with
         # the config's user, nor a compose token sent beside the config's user and password.
@@ -56,6 +72,20 @@ def with_credentials(check: ServiceCheck, service: Mapping[str, Any] | None) -> 
     return replace(
         check, user=found.get("user", ""), password=found.get("password", ""), token=found.get("token", "")
     )
+
+
+def _postgres(check: ServiceCheck, found: Mapping[str, str]) -> ServiceCheck:
+    """The image's login when the config gives none (ServiceCheck's user is then "postgres"), and
+    the database it creates (POSTGRES_DB, else one named after POSTGRES_USER) when the config
+    names none."""
+    configured = bool(check.password) or check.user != "postgres"
+    database = check.database
+    if database == "postgres":
+        database = found.get("database") or (found.get("user", "postgres") if not configured else database)
+    if configured:
+        return replace(check, database=database)
+    user, password = found.get("user", "postgres"), found.get("password", "")
+    return replace(check, database=database, user=user, password=password)
 
 
 def _from_command(kind: str, service: Mapping[str, Any]) -> dict[str, str]:

@@ -97,3 +97,41 @@ def test_a_redis_acl_rules_password_is_masked_too() -> None:
     check = with_credentials(REDIS, {"command": acl})
     assert check is REDIS  # which ACL user the tests want is the config's to say
     assert REDACTOR(f"AUTH alice Acl-pw-31337 via {acl}").count("Acl-pw-31337") == 0
+
+
+POSTGRES = ServiceCheck("db", "postgres", 5432, 5)
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        (
+            {"POSTGRES_USER": "app", "POSTGRES_PASSWORD": "pg-pw", "POSTGRES_DB": "shop"},
+            ("app", "pg-pw", "shop"),
+        ),
+        # no POSTGRES_DB: the image names the database after the user
+        ({"POSTGRES_USER": "app", "POSTGRES_PASSWORD": "pg-pw"}, ("app", "pg-pw", "app")),
+        ({"POSTGRES_PASSWORD": "pg-pw"}, ("postgres", "pg-pw", "postgres")),
+        (
+            {"POSTGRESQL_USERNAME": "bn", "POSTGRESQL_PASSWORD": "bn-pw", "POSTGRESQL_DATABASE": "b"},
+            ("bn", "bn-pw", "b"),
+        ),
+        ({"POSTGRES_HOST_AUTH_METHOD": "trust"}, ("postgres", "", "postgres")),
+    ],
+)
+def test_postgres_login_from_the_image_environment(
+    environment: dict[str, str], expected: tuple[str, str, str]
+) -> None:
+    check = with_credentials(POSTGRES, {"image": "postgres:16", "environment": environment})
+    assert (check.user, check.password, check.database) == expected
+
+
+def test_postgres_login_in_the_config_wins_but_the_database_still_follows_compose() -> None:
+    configured = ServiceCheck("db", "postgres", 5432, 5, user="me", password="mine")
+    check = with_credentials(
+        configured,
+        {"environment": {"POSTGRES_USER": "app", "POSTGRES_PASSWORD": "pg-pw", "POSTGRES_DB": "shop"}},
+    )
+    assert (check.user, check.password, check.database) == ("me", "mine", "shop")
+    named = ServiceCheck("db", "postgres", 5432, 5, database="other")
+    assert with_credentials(named, {"environment": {"POSTGRES_DB": "shop"}}).database == "other"

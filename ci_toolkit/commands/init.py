@@ -1,0 +1,75 @@
+"""`ci-toolkit init`: write a repository's setup (all or nothing, then `config check` on it), show
+it (`--dry-run`), or say whether it drifted (`--check`, exit 1)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ci_toolkit.commands.common import emit_json
+from ci_toolkit.errors import CiToolkitError
+from ci_toolkit.onboard import changes, verify
+from ci_toolkit.onboard import plan as planner
+from ci_toolkit.onboard.model import InitOptions
+from ci_toolkit.output.console import make_reporter
+
+DRIFT = 1  # `--check`: what init would write differs from what is there
+
+
+def init(
+    root: Path, options: InitOptions, *, dry_run: bool = False, check: bool = False,
+    json_mode: bool = False, quiet: bool = False,
+) -> int:  # fmt: skip
+    reporter = make_reporter(json_mode=json_mode, quiet=quiet)
+    plan = planner.plan(root, options)
+    names = [c.path.relative_to(plan.root).as_posix() for c in plan.pending]
+    for note in plan.notes:
+        reporter.line(f"  {note}")
+    result = {
+        "root": str(plan.root),
+        "config": str(plan.config_path),
+        "files": names,
+        "notes": list(plan.notes),
+    }
+    if not names:
+        reporter.line(f"{plan.root}: already set up by ci-toolkit init; nothing to change", always=True)
+        return _done(json_mode, {"status": "unchanged", **result}, 0)
+    if check or dry_run:
+        text = changes.diff(plan)
+        if not json_mode:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        if check:
+            reporter.line(f"{plan.root}: {len(names)} file(s) differ from what ci-toolkit init writes: "
+                          f"{', '.join(names)}", always=True)  # fmt: skip
+            reporter.line("  run `ci-toolkit init` to update them (`--dry-run` shows the diff)", always=True)
+            return _done(json_mode, {"status": "drift", "diff": text, **result}, DRIFT)
+        reporter.line(f"dry run: {len(names)} file(s) would change; nothing written", always=True)
+        return _done(json_mode, {"status": "dry_run", "diff": text, **result}, 0)
+    changes.apply(plan)
+    try:
+        services = verify.config_check(plan.config_path)
+    except CiToolkitError as exc:
+        changes.restore(plan)
+        exc.message = f"config check failed on what init wrote, so every file was put back:\n  {exc.message}"
+        raise
+    for name in names:
+        reporter.line(f"wrote {name}", always=True)
+    reporter.line(f"config check: ok ({len(services)} compose services: {', '.join(services)})", always=True)
+    reporter.line(
+        "next: ci-toolkit integration-run   (commit the files to run it in GitHub Actions)", always=True
+    )
+    return _done(json_mode, {"status": "written", "services": list(services), **result}, 0)
+
+
+def _done(json_mode: bool, data: dict[str, object], code: int) -> int:
+    if json_mode:
+        emit_json(data)
+    return code
+
+
+def init_batch(
+    repos: Path, options: InitOptions, *, concurrency: int, branch: str, push: bool, dry_run: bool,
+    workdir: Path | None, json_mode: bool, quiet: bool,
+) -> int:  # fmt: skip
+    raise NotImplementedError  # wired when onboard/batch.py lands
