@@ -63,8 +63,18 @@ def apply(plan: InitPlan) -> tuple[Path, ...]:
 
 
 def restore(plan: InitPlan) -> None:
-    """Undo `apply` (used when the config check of what was written fails)."""
+    """Undo `apply` (used when the config check of what was written fails): files as they were,
+    and the directories made for new ones removed again when empty."""
     _restore(list(plan.pending))
+    for change in plan.pending:
+        if change.before is None:
+            for directory in change.path.parents:
+                if directory == plan.root or not directory.is_relative_to(plan.root):
+                    break
+                try:
+                    directory.rmdir()
+                except OSError:  # not empty: it held something before
+                    break
 
 
 def _unchanged_since_read(change: FileChange, root: Path) -> None:

@@ -79,7 +79,8 @@ def infer(model: Mapping[str, Any], raw: Mapping[str, Any], facts: RepoFacts) ->
                 else f"{_env_name(name)}_{EXPORTS[spec.kind]}"
             )
             exports[export] = _url(spec, raw_service, refs)
-    fixed = sorted({str(p.get("published")) for s in services.values() for p in s.get("ports") or []
+    started = [s for n, s in services.items() if not start or n in start]
+    fixed = sorted({str(p.get("published")) for s in started for p in s.get("ports") or []
                     if str(p.get("published") or "0") != "0"})  # fmt: skip
     if fixed:
         notes.append(
