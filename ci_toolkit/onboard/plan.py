@@ -48,9 +48,8 @@ def plan(root: Path, options: InitOptions) -> InitPlan:
     if options.workflow:
         from ci_toolkit.onboard import workflow
 
-        watched = [config_path.relative_to(root).as_posix(), *facts.watched]
-        if compose_change is not None:
-            watched.insert(0, compose_template.FILE_NAME)
+        # The same list whether init is about to write the compose file or reads it: idempotent.
+        watched = [*compose_files, config_path.relative_to(root).as_posix(), *facts.watched]
         rendered = workflow.render(paths=list(dict.fromkeys(watched)), install=facts.install,
                                    options=options, version=__version__)  # fmt: skip
         changes.append(_owned(root / WORKFLOW, rendered, notes))
@@ -91,12 +90,13 @@ def _compose(
 ) -> tuple[tuple[str, ...], FileChange | None, list[str]]:
     notes: list[str] = []
     named = (existing or {}).get("compose_files")
-    if isinstance(named, list) and named and all(isinstance(f, str) for f in named):
-        return tuple(named), None, notes
-    if facts.compose_files and not (facts.generated_compose and options.with_services):
-        if options.with_services and not facts.generated_compose:
-            notes.append(f"--with ignored: the tests use {', '.join(facts.compose_files)} as it is")
-        return facts.compose_files, None, notes
+    valid = isinstance(named, list) and named and all(isinstance(f, str) for f in named)
+    files = tuple(named) if valid else facts.compose_files  # type: ignore[arg-type]
+    ours = facts.generated_compose and files == (compose_template.FILE_NAME,)
+    if files and not (ours and options.with_services):
+        if options.with_services and not ours:
+            notes.append(f"--with ignored: the tests use {', '.join(files)} as it is")
+        return files, None, notes
     if not options.with_services:
         raise UsageError(
             f"{root}: no compose file (looked for {', '.join((*TEST_COMPOSE, *DEFAULT_COMPOSE))})",
