@@ -125,6 +125,10 @@ def _badge(kind: str) -> Callable[..., int]:
             typer.Option("--from", help="A run's artifacts dir (default: the store's newest runs)."),
         ] = None,
         last: LastOpt = None,
+        branch: Annotated[
+            str | None,
+            typer.Option("--branch", help="Only the store's runs of this branch (not with --from)."),
+        ] = None,
         store: StoreOpt = None,
         config: ConfigOpt = None,
         json_mode: JsonOpt = False,
@@ -132,12 +136,20 @@ def _badge(kind: str) -> Callable[..., int]:
         from ci_toolkit.commands.badge import badge as command
 
         return command(
-            kind, out, from_dir=from_dir, store=store, config=config, last=last, json_mode=json_mode
+            kind,
+            out,
+            from_dir=from_dir,
+            store=store,
+            config=config,
+            last=last,
+            branch=branch,
+            json_mode=json_mode,
         )
 
     callback.__doc__ = {
         "coverage": "A coverage badge (red < 50 % ≤ orange < 80 % ≤ yellow < 90 % ≤ green).",
-        "tests": "A tests badge: passed/total of the newest run (green all passed, red any failed).",
+        "tests": "A tests badge: passed/total of the newest run, all its shards and cells "
+        "(green all passed, red any failed).",
         "flaky": "A flaky-tests badge: tests the recent runs show flaky (green 0, orange 1-2, red 3+).",
     }[kind]
     return callback

@@ -1,9 +1,12 @@
 """`ci-toolkit badge coverage|tests|flaky --out FILE.svg`: from a run's artifacts dir (`--from`)
-or the history store's newest runs (`--store`, else `[history] store`; `--last N` runs).
+or the history store's newest runs (`--store`, else `[history] store`; `--last N` runs, `--branch
+B` only that branch's).
 
 From a run: coverage is run.json's `coverage_percent` (coverage.xml for a run.json from before
 it was kept), tests its `tests` counts, flaky the length of its `flaky_tests`. From the store:
-coverage and tests of the newest run, flaky the tests `history flaky` finds over the runs.
+coverage and tests of the newest workflow run (all its shards and matrix cells: the records that
+share the newest record's run URL; `queries.newest_run`), flaky the tests `history flaky` finds
+over the runs.
 
 A value that is not known (no coverage measured, no runs yet) is not an error: the badge is a
 grey "unknown" (or "no tests"), the message says so and the exit code is 0, so a README keeps
@@ -33,10 +36,20 @@ def badge(
     config: Path | None,
     last: int | None,
     json_mode: bool,
+    branch: str | None = None,
 ) -> int:
-    made = _from_run(kind, from_dir) if from_dir is not None else _from_store(kind, store, config, last)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(made.svg, encoding="utf-8")
+    from ci_toolkit.commands.history import write_output
+
+    if from_dir is not None and branch is not None:
+        raise UsageError(
+            "badge: --branch picks runs of the history store; --from reads one run",
+            hint="leave out --from to read the store's newest runs of that branch",
+        )
+    if from_dir is not None:
+        made = _from_run(kind, from_dir)
+    else:
+        made = _from_store(kind, store, config, last, branch)
+    write_output(out, made.svg, f"the {kind} badge")
     unknown = made.colour == badges.GREY
     if json_mode:
         emit_json(
@@ -90,14 +103,15 @@ def _coverage(run_dir: Path, run: dict[str, Any]) -> float | None:
         return None
 
 
-def _from_store(kind: str, store: str | None, config: Path | None, last: int | None) -> badges.Badge:
+def _from_store(
+    kind: str, store: str | None, config: Path | None, last: int | None, branch: str | None
+) -> badges.Badge:
     from ci_toolkit.commands.history import resolve
     from ci_toolkit.history import queries
 
-    runs = resolve(store, config).runs(last)
-    newest = runs[-1] if runs else None
+    runs = resolve(store, config).runs(last, branch)
     if kind == "coverage":
-        return badges.coverage(newest.coverage_percent if newest else None)
+        return badges.coverage(queries.coverage_of(runs))
     if kind == "tests":
-        return badges.tests(newest.counts if newest else None)
+        return badges.tests(queries.counts_of(runs))
     return badges.flaky(len(queries.flaky(runs)) if runs else None)

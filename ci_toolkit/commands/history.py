@@ -6,10 +6,12 @@ the config's directory). Every query prints a table, or one JSON object with `--
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,7 +153,10 @@ def durations(
     runs = history.runs(last, branch)
     ledger = queries.durations(runs)
     if output is not None:
-        ledger_mod.save(ledger, output)
+        with writing(output, "the durations ledger"):
+            if output.is_dir():  # said before ledger.save writes its temporary file beside it
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(output))
+            ledger_mod.save(ledger, output)
         message: dict[str, Any] = {"written": str(output), "tests": len(ledger.tests), "runs": len(runs)}
         if json_mode:
             emit_json(message)
@@ -181,13 +186,34 @@ def html(
     page = history_html.render(
         queries.trend(runs), queries.flaky(runs), queries.slowest(runs, 20), title=title
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(REDACTOR(page), encoding="utf-8")
+    write_output(out, REDACTOR(page), "the history page")
     if json_mode:
         emit_json({"written": str(out), "runs": len(runs)})
     else:
         print(f"{out}: {len(runs)} runs", file=sys.stderr)
     return ExitCode.OK
+
+
+def write_output(path: Path, text: str, what: str) -> None:
+    """A file the user named (a page, a badge, an issue body), its directory made if need be."""
+    with writing(path, what):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def writing(path: Path, what: str) -> Iterator[None]:
+    """An output path that cannot be written (a directory, /proc, read-only, full) is a usage
+    error naming it and the reason, not a crash."""
+    try:
+        yield
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        culprit = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+        raise UsageError(
+            f"{what} cannot be written to {path}: {reason}{culprit}",
+            hint="pass a file path in a directory that exists or can be made, and is writable",
+        ) from None
 
 
 def _header(text: str, history: History) -> None:

@@ -85,8 +85,9 @@ def issue(
         config_path=config,
     )
     if body_out is not None:
-        body_out.parent.mkdir(parents=True, exist_ok=True)
-        body_out.write_text(text, encoding="utf-8")
+        from ci_toolkit.commands.history import write_output
+
+        write_output(body_out, text, "the issue body (--body-out)")
     if not use_gh:
         return _print(title, text, label, body_out, json_mode)
     if shutil.which("gh") is None:

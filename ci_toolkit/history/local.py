@@ -6,9 +6,11 @@
 
 A run's files are written into a temporary directory beside the others and renamed into place
 (atomic), and only then is the run indexed: `runs()` never meets half a run, and a writer killed
-on the way leaves at most a `.tmp-*` directory that nothing names. The index is in WAL mode with a
-busy timeout, so writers in several processes (parallel CI jobs on one machine, soak) wait for
-each other instead of failing, and readers never wait for writers.
+on the way leaves at most a `.tmp-*` directory that nothing names. A run recorded again is
+replaced without a moment where neither copy exists: the old directory is renamed aside
+(`.old-*`, which readers fall back to), the new one renamed in, and only then the old deleted.
+The index is in WAL mode with a busy timeout, so writers in several processes (parallel CI jobs
+on one machine, soak) wait for each other instead of failing, and readers never wait for writers.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import shutil
 import sqlite3
@@ -31,6 +34,7 @@ from ci_toolkit.history.store import checked_id, compress, pack, skipped, unpack
 INDEX = "index.sqlite"
 RUNS = "runs"
 RECORD = "record.json.gz"
+ASIDE = ".old-"  # runs/.old-<run_id>-<pid>-<hex>: a run set aside while its replacement moves in
 BUSY_SECONDS = 60.0  # how long a writer waits for the others; far beyond any one insert
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -73,7 +77,8 @@ class LocalStore:
             os.close(os.open(self.path / INDEX, os.O_WRONLY | os.O_CREAT, 0o644))
             with self._connect() as db:
                 self._stage(staged, record, files)
-                self._place(staged, run_id)
+                known = db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+                self._place(staged, run_id, replacing=known is not None)
                 placed = True
                 db.execute(
                     'INSERT OR REPLACE INTO runs (run_id, finished_at, branch, "commit", cell, status, path)'
@@ -106,22 +111,39 @@ class LocalStore:
             (staged / f"{Path(name).name}.gz").write_bytes(compress(data))
         (staged / RECORD).write_bytes(pack(record))
 
-    def _place(self, staged: Path, run_id: str) -> None:
-        """runs/<run_id> becomes `staged`; a run kept before under this id is replaced whole (a
-        reader between the two renames skips that run, with its warning, for that moment)."""
+    def _place(self, staged: Path, run_id: str, *, replacing: bool) -> None:
+        """runs/<run_id> becomes `staged`; a run kept before under this id is replaced whole. The
+        old one is renamed aside first and deleted only once the new one is in place: a writer
+        killed between the two renames leaves the old run aside, where readers still find it.
+        `replacing`: the index names this run already (so a killed writer may have left an aside)."""
         target = self.path / RUNS / run_id
         for _ in range(10):  # another writer may be replacing the same run right now
+            aside = target.with_name(f"{ASIDE}{run_id}-{os.getpid()}-{secrets.token_hex(4)}")
+            try:
+                target.rename(aside)
+                replacing = True
+            except FileNotFoundError:
+                pass  # a new run (or one a killed writer set aside)
             try:
                 staged.rename(target)
-                return
             except OSError as exc:
                 if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                     raise
-            old = target.with_name(f".old-{run_id}-{os.getpid()}-{secrets.token_hex(4)}")
-            with contextlib.suppress(FileNotFoundError):
-                target.rename(old)
+                continue  # another writer's copy came in between: that one is set aside next
+            # Listing runs/ costs a little with thousands of runs: only when something may be aside.
+            for old in self._asides(run_id) if replacing else ():  # ours, any a killed writer left
                 shutil.rmtree(old, ignore_errors=True)
+            return
         raise OSError(errno.EBUSY, "another writer keeps replacing this run", str(target))
+
+    def _asides(self, run_id: str) -> list[Path]:
+        """The copies of a run set aside while it was being replaced (`_place`), newest first."""
+        name = re.compile(rf"{re.escape(ASIDE + run_id)}-\d+-[0-9a-f]{{8}}")
+        try:
+            found = [p for p in (self.path / RUNS).iterdir() if name.fullmatch(p.name)]
+        except OSError:
+            return []
+        return sorted(found, key=_mtime, reverse=True)
 
     # -- reading ----------------------------------------------------------------------------
     def runs(self, last: int | None = None, branch: str | None = None) -> Sequence[RunRecord]:
@@ -167,10 +189,14 @@ class LocalStore:
                 raise
             return []  # made by a writer that has not created its table yet
 
-    def _load(self, run_id: str, path: Path) -> RunRecord | None:
+    def _load(self, run_id: str, path: Path, *, aside: bool = True) -> RunRecord | None:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
+            # A writer replacing this run was killed between its two renames: the old copy is aside.
+            kept = next((p / RECORD for p in self._asides(run_id) if (p / RECORD).is_file()), None)
+            if kept is not None and aside:
+                return self._load(run_id, kept, aside=False)
             skipped(self.uri, run_id, f"it is in the index but {path} is missing")
             return None
         except OSError as exc:
@@ -235,3 +261,10 @@ class LocalStore:
         return HistoryError(
             f"history store {self.uri} cannot be {verb}: {reason.lower()} ({where})", hint=WRITE_HINT
         )
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # deleted meanwhile by the writer that set it aside
+        return 0.0

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ci_toolkit.history.model import RunRecord
+from ci_toolkit.history.origin import is_dirty
 from ci_toolkit.shard.ledger import Ledger, Timing
 
 PASSING = frozenset({"passed", "xpassed"})
@@ -37,7 +38,7 @@ class FlakyTest:
     passed: int
     failed: int
     reran: int  # runs where it passed only on a rerun
-    flips: int  # verdict changes between consecutive runs (per branch)
+    flips: int  # verdict changes between consecutive runs, on the branch (and cell) with the most
     reasons: tuple[str, ...]
     last_seen: str  # run_id of the newest run that showed it flaky (a failure or a rerun)
     last_commit: str | None
@@ -59,7 +60,9 @@ class FlakyTest:
 def flaky(records: Sequence[RunRecord]) -> list[FlakyTest]:
     """Tests that failed and passed on the same commit (and cell), passed only on a rerun, or
     keep flipping on a branch (FLIPS_FLAKY verdict changes). A test that broke once and stayed
-    broken is a regression, not flaky. Most flaky first (failures, then name)."""
+    broken is a regression, not flaky. A `<sha>-dirty` commit (a changed working tree) is not the
+    same code twice: the same-commit rule skips it, the flip rule counts it. Most flaky first
+    (failures, then name)."""
     verdicts: dict[str, list[tuple[RunRecord, bool, bool]]] = {}  # test -> (run, passed, reran)
     for record in records:
         for test in record.tests:
@@ -70,7 +73,7 @@ def flaky(records: Sequence[RunRecord]) -> list[FlakyTest]:
         reasons = []
         by_commit: dict[tuple[str | None, str | None], set[bool]] = {}
         for record, passed, _ in seen:
-            if record.commit:
+            if record.commit and not is_dirty(record.commit):
                 by_commit.setdefault((record.commit, record.cell), set()).add(passed)
         mixed = sorted(c for (c, _), both in by_commit.items() if len(both) == 2 and c)
         if mixed:
@@ -104,14 +107,16 @@ def flaky(records: Sequence[RunRecord]) -> list[FlakyTest]:
 
 
 def _flips(seen: Iterable[tuple[RunRecord, bool, bool]]) -> int:
+    """The most verdict changes on any one lane (branch, cell). Not their sum: a break fixed by
+    one commit merged into two branches is two flips on each, and is still no flaky test."""
     previous: dict[tuple[str | None, str | None], bool] = {}
-    flips = 0
+    flips: dict[tuple[str | None, str | None], int] = {}
     for record, passed, _ in seen:
         lane = (record.branch, record.cell)
         if lane in previous and previous[lane] != passed:
-            flips += 1
+            flips[lane] = flips.get(lane, 0) + 1
         previous[lane] = passed
-    return flips
+    return max(flips.values(), default=0)
 
 
 @dataclass(frozen=True)
@@ -243,6 +248,38 @@ def durations(records: Sequence[RunRecord]) -> Ledger:
     return ledger
 
 
+def newest_run(records: Sequence[RunRecord]) -> list[RunRecord]:
+    """The newest workflow run's records: every shard and matrix cell recorded with the newest
+    record's run URL (one GitHub Actions run), the newest of each (cell, shard) when a job was
+    re-run; a run without a URL (not in Actions) is its one record. Empty without runs."""
+    if not records:
+        return []
+    url = records[-1].run_url
+    if url is None:
+        return [records[-1]]
+    lanes: dict[tuple[str | None, str | None], RunRecord] = {}
+    for record in records:
+        if record.run_url == url:
+            lanes[(record.cell, record.shard)] = record  # oldest first: a re-run's attempt wins
+    return list(lanes.values())
+
+
 def counts_of(records: Sequence[RunRecord]) -> Mapping[str, int]:
-    """The newest run's counts (a badge's numbers), empty without runs."""
-    return records[-1].counts if records else {}
+    """The newest workflow run's counts, added up over its shards and cells (a badge's
+    numbers); empty without runs."""
+    total: dict[str, int] = {}
+    for record in newest_run(records):
+        for key, value in record.counts.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def coverage_of(records: Sequence[RunRecord]) -> float | None:
+    """The newest workflow run's coverage: per matrix cell the highest of its shards (each
+    measured only its part, so the merged figure is at least that), then the lowest cell (a
+    badge does not claim more than the weakest cell measured). None when none measured it."""
+    cells: dict[str | None, float] = {}
+    for record in newest_run(records):
+        if record.coverage_percent is not None:
+            cells[record.cell] = max(cells.get(record.cell, 0.0), record.coverage_percent)
+    return min(cells.values()) if cells else None

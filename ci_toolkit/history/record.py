@@ -3,36 +3,32 @@
 Read from what the run wrote: run.json (status, counts, coverage, phases, shard, failures),
 progress.tsv (each test's outcomes, reruns), phases.tsv (setup/call/teardown seconds), junit.xml
 (outcomes, times and messages when the others are missing), selection.json (the matrix cell and
-suite). Where it ran comes from the arguments, else GitHub's variables, else git in the current
-directory. Every text in the record passes through the redactor: a store is read by anyone.
+suite). The run's id is the one run.json carries (history.identity); where it ran comes from the
+arguments, else GitHub's variables, else git (history.origin). Every text in the record passes
+through the redactor: a store is read by anyone.
 """
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import json
-import re
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ci_toolkit.errors import CommandError, HistoryError
+from ci_toolkit.errors import HistoryError
+from ci_toolkit.history import identity, origin
 from ci_toolkit.history.model import RunRecord, TestResult
-from ci_toolkit.proc import run as run_process
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.results.junit import case_id, read_coverage, teardown_error
 from ci_toolkit.results.progress import RECORD_FILE
-from ci_toolkit.shard.ledger import PHASES_FILE, read_phases
+from ci_toolkit.shard.ledger import PHASES, PHASES_FILE, Timing
 
-RESULT_FILE = "run.json"
+RESULT_FILE = identity.RESULT_FILE
 SELECTION_FILE = "selection.json"  # pipeline.selection.FILE_NAME (a layer above: not imported)
 KEPT_FILES = ("run.json", "junit.xml", "coverage.xml")  # kept beside the record, compressed
 FAILING = ("failed", "error")
-RUN_ID_TIME = "%Y%m%dT%H%M%S"
-GIT_TIMEOUT = 10.0
 
 
 def build(
@@ -43,10 +39,10 @@ def build(
     REDACTOR.add_sensitive_env(env)  # a token in a failure message is masked as in the run's own output
     selection = _json_file(run_dir / SELECTION_FILE) or {}
     project = _text(result.get("project")) or _text(selection.get("project")) or run_dir.resolve().name
-    run_id, finished_at = _run_id(run_dir, result, project)
+    run_id, finished_at = identity.of_run(run_dir, result, project)
     cell = selection.get("cell")
     cell_data: dict[str, Any] = cell if isinstance(cell, dict) else {}
-    where = _where(env, commit, branch)
+    where = origin.where(env, commit, branch)
     record = RunRecord(
         run_id=run_id,
         finished_at=finished_at,
@@ -56,10 +52,10 @@ def build(
         coverage_percent=_coverage(run_dir, result),
         phases=_phases(result),
         tests=_tests(run_dir, result),
-        commit=where["commit"],
-        branch=where["branch"],
-        workflow=where["workflow"],
-        run_url=where["run_url"],
+        commit=where.commit,
+        branch=where.branch,
+        workflow=where.workflow,
+        run_url=where.run_url,
         cell=_safe(_text(cell_data.get("name"))),
         shard=_shard(result.get("shard")),
         suite=_safe(_text(selection.get("suite")) or _text(cell_data.get("suite"))),
@@ -88,32 +84,6 @@ def _json_file(path: Path) -> dict[str, Any] | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         return data if isinstance(data, dict) else None
     return None
-
-
-def _run_id(run_dir: Path, result: Mapping[str, Any], project: str) -> tuple[str, float]:
-    """The id the run got when it was first recorded (run.json is rewritten with it, which moves
-    its mtime: recording the dir again must replace that run, not add another), else the UTC
-    time run.json was written, to the millisecond, then the project."""
-    history = result.get("history")
-    kept = history.get("run_id") if isinstance(history, dict) else None
-    if isinstance(kept, str) and (at := _parse_time(kept)) is not None:
-        return kept, at
-    millis = (run_dir / RESULT_FILE).stat().st_mtime_ns // 1_000_000
-    stamp = time.strftime(RUN_ID_TIME, time.gmtime(millis // 1000)) + f".{millis % 1000:03d}Z"
-    return f"{stamp}-{_safe_id(project)}", millis / 1000
-
-
-def _parse_time(run_id: str) -> float | None:
-    found = re.match(r"(\d{8}T\d{6})\.(\d{3})Z-", run_id)
-    with contextlib.suppress(ValueError):  # 13th months and the like: not an id we made
-        return calendar.timegm(time.strptime(found[1], RUN_ID_TIME)) + int(found[2]) / 1000 if found else None
-    return None
-
-
-def _safe_id(project: str) -> str:
-    """The run id is a directory and an S3 key: only characters safe in both."""
-    cleaned = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in REDACTOR(project))
-    return cleaned.strip(".") or "run"
 
 
 def _phases(result: Mapping[str, Any]) -> dict[str, float]:
@@ -164,11 +134,7 @@ class _Tests:
 
 def _tests(run_dir: Path, result: Mapping[str, Any]) -> tuple[TestResult, ...]:
     from_progress, from_junit = _Tests(), _Tests()
-    try:
-        lines = (run_dir / RECORD_FILE).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
+    for line in _lines(run_dir / RECORD_FILE):
         outcome, sep, test_id = line.partition("\t")
         if sep and test_id:
             from_progress.add(test_id, outcome)
@@ -183,7 +149,7 @@ def _tests(run_dir: Path, result: Mapping[str, Any]) -> tuple[TestResult, ...]:
     for failed in result.get("failed_tests") or ():
         if isinstance(failed, dict) and failed.get("id") in tests.outcomes:
             messages.setdefault(str(failed["id"]), str(failed.get("message") or ""))
-    timings = read_phases(run_dir / PHASES_FILE)
+    timings = _timings(run_dir / PHASES_FILE)
     made = []
     for test_id in tests.outcomes:
         outcome = tests.final(test_id)
@@ -202,6 +168,35 @@ def _tests(run_dir: Path, result: Mapping[str, Any]) -> tuple[TestResult, ...]:
             )
         )
     return tuple(made)
+
+
+def _lines(path: Path) -> list[str]:
+    """A record our plugins wrote, line by line. Bytes that are not UTF-8 (a test id from a
+    parametrisation, a cut-off line) become U+FFFD: one odd test id never loses the run's record."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def _timings(path: Path) -> dict[str, Timing]:
+    """phases.tsv as shard.ledger.read_phases reads it (a rerun's attempts add up), but with bad
+    UTF-8 replaced, as in `_lines`: read_phases, which the shard step uses, reads it strictly."""
+    seconds: dict[str, dict[str, float]] = {}
+    for line in _lines(path):
+        when, _, rest = line.partition("\t")
+        value, _, test_id = rest.partition("\t")
+        if when not in PHASES or not test_id:
+            continue
+        try:
+            taken = float(value)
+        except ValueError:
+            continue  # a line cut short by a kill
+        phases = seconds.setdefault(test_id, {})
+        phases[when] = phases.get(when, 0.0) + taken
+    return {
+        k: Timing(v.get("call", 0.0), v.get("setup", 0.0), v.get("teardown", 0.0)) for k, v in seconds.items()
+    }
 
 
 def _read_junit(path: Path, into: _Tests) -> None:
@@ -235,36 +230,6 @@ def _read_junit(path: Path, into: _Tests) -> None:
 def _first_line(message: str) -> str:
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     return lines[0][:500] if lines else ""
-
-
-def _where(env: Mapping[str, str], commit: str | None, branch: str | None) -> dict[str, str | None]:
-    """Commit, branch, workflow and the run's page: the arguments, else Actions' variables, else git."""
-    commit = commit or env.get("GITHUB_SHA") or None
-    branch = branch or env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME") or None
-    if commit is None:
-        commit = _git("rev-parse", "HEAD")
-    if branch is None:
-        found = _git("rev-parse", "--abbrev-ref", "HEAD")
-        branch = None if found == "HEAD" else found  # a detached HEAD has no branch
-    parts = [env.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
-    run_url = f"{parts[0]}/{parts[1]}/actions/runs/{parts[2]}" if all(parts) else None
-    return {
-        "commit": _safe(commit),
-        "branch": _safe(branch),
-        "workflow": _safe(env.get("GITHUB_WORKFLOW") or None),
-        "run_url": _safe(run_url),
-    }
-
-
-def _git(*args: str) -> str | None:
-    """git in the current directory (the config's, where `history record` runs); no git, not a
-    repository, a repository without commits: None."""
-    try:
-        done = run_process(["git", *args], cwd=Path.cwd(), timeout=GIT_TIMEOUT, check=False)
-    except (CommandError, OSError):
-        return None
-    out = done.stdout.strip()
-    return out if done.returncode == 0 and out else None
 
 
 def _files(run_dir: Path) -> dict[str, bytes]:

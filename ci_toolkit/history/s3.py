@@ -35,6 +35,7 @@ CREDENTIAL_CODES = frozenset(
     {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"}
 )
 DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "Forbidden", "403"})
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")  # botocore's order: S3's own first
 REGION_CODES = frozenset(
     {"PermanentRedirect", "AuthorizationHeaderMalformed", "301", "IllegalLocationConstraintException"}
 )
@@ -51,7 +52,10 @@ class S3Store:
     def client(self) -> Any:
         if self._client is None:
             with self._errors("reach"):
-                self._client = make_client()
+                try:
+                    self._client = make_client()
+                except ValueError as exc:  # botocore refused a setting: AWS_ENDPOINT_URL=minio:9000
+                    raise self._bad_setting(exc) from None
         return self._client
 
     def key(self, *parts: str) -> str:
@@ -175,6 +179,20 @@ class S3Store:
         return HistoryError(
             f"history store {self.uri}: could not {doing} S3 bucket {self.bucket}: {code}: {message}",
             hint="a run's artifacts dir can be recorded again later (`ci-toolkit history record DIR`)",
+        )
+
+    def _bad_setting(self, exc: ValueError) -> HistoryError:
+        names = [n for n in ENDPOINT_VARIABLES if os.environ.get(n)]
+        given = ", ".join(f"{n}={os.environ[n]}" for n in names)
+        if "endpoint" in str(exc).lower():
+            return HistoryError(
+                f"history store {self.uri}: S3 endpoint {given or 'from the AWS config'} is not a valid "
+                f"endpoint URL ({exc})",
+                hint="an endpoint is a URL with its scheme, e.g. AWS_ENDPOINT_URL=http://minio:9000",
+            )
+        return HistoryError(
+            f"history store {self.uri}: the S3 client refused the AWS configuration: {exc}",
+            hint="check AWS_REGION, AWS_ENDPOINT_URL and ~/.aws/config",
         )
 
     def _endpoint(self) -> str:

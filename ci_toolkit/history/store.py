@@ -58,7 +58,14 @@ def open_store(uri: str, root: Path) -> Store:
         raise UsageError(f"history store {uri!r}: unsupported scheme", hint=EXAMPLES)
     from ci_toolkit.history.local import LocalStore
 
-    path = Path(text).expanduser()
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError as exc:  # `~name` of no such user, or `~` without HOME
+        home = text.split("/", 1)[0]
+        raise HistoryError(
+            f"history store {uri}: {home} names no home directory here ({exc})",
+            hint="write the path out in full, or fix the user's name after ~",
+        ) from None
     return LocalStore(uri, path if path.is_absolute() else root / path)
 
 

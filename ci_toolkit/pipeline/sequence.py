@@ -125,9 +125,7 @@ class Sequence:
         result = outcome.build_result(
             self.ctx, self.state, self.timeline.phases, failure, left_behind=self.left_behind
         )
-        result = self._write_result(result)
-        if (recorded := history_record.record(self.ctx)) is not None:  # reads the run.json just written
-            result = self._write_result(replace(result, history=recorded))
+        result = history_record.conclude(self.ctx, result, self._write_result)  # run.json, [history]
         always = self.ctx.options.diagnostics == "always"
         if bundle and (result.exit_code != ExitCode.OK or always):
             try:

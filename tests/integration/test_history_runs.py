@@ -130,3 +130,18 @@ def test_a_store_that_cannot_be_written_leaves_the_run_result_alone(example_proj
     assert run.returncode == 0, run.output
     assert "history: this run was not recorded in not-a-dir" in run.output
     assert "record it later with: ci-toolkit history record " in run.output
+
+
+def test_a_store_that_raises_an_unforeseen_error_leaves_the_run_result_alone(example_project: Path) -> None:
+    # An S3 endpoint without its scheme: botocore's ValueError used to escape the run (exit 70).
+    config = example_project / "ci-toolkit.toml"
+    config.write_text(config.read_text() + '\n[history]\nstore = "s3://ci-history/example"\n')
+    # No credentials: the example's optional SSM secret is then skipped, as on a laptop.
+    env = {"AWS_ENDPOINT_URL": "minio:9000"}
+    run = run_cli(["integration-run", "--json", "--", "-m", "not slow"], example_project, env=env)
+    assert run.returncode == 0, run.output
+    assert "history: this run was not recorded in s3://ci-history/example" in run.stderr
+    assert "S3 endpoint AWS_ENDPOINT_URL=minio:9000 is not a valid endpoint URL" in run.stderr
+    result = run.json()
+    assert result["status"] == "passed" and "minio:9000" in result["history"]["error"]
+    assert result["history"]["run_id"]  # the id it will have when recorded later

@@ -70,6 +70,12 @@ def run_dir(parent: Path, project: str, *, failing: str | None = None, junit: by
     return path
 
 
+def stamped(run: Path, run_id: str) -> None:
+    """The run's id in its run.json, as integration-run writes it when the run ends."""
+    result = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**result, "history": {"run_id": run_id}}))
+
+
 def toolkit(moto: MotoServer, cwd: Path, *args: str, **env: str) -> Any:
     return run_toolkit(list(args), cwd, env={**moto.env(), **env})
 
@@ -89,13 +95,13 @@ def test_runs_recorded_and_queried_through_the_cli(moto: MotoServer, bucket: str
     ]
     recorded = []
     for i, run in enumerate(runs):
-        os.utime(run / "run.json", (1_796_195_700 + i, 1_796_195_700 + i))
+        stamped(run, f"20261202T07150{i}.000Z-{run.name}-0000000{i}")  # as integration-run writes it
         done = toolkit(moto, tmp_path, "history", "record", str(run), "--store", store, "--json",
                        GITHUB_SHA=commit, GITHUB_REF_NAME="main" if i < 2 else "dev")  # fmt: skip
         assert done.returncode == 0, done.output
         assert done.json()["store"] == store and done.json()["tests"] == 3
         recorded.append(done.json()["recorded"])
-    assert recorded == sorted(recorded)
+    assert recorded == [f"20261202T07150{i}.000Z-shop-{i + 1}-0000000{i}" for i in range(3)]
     first = recorded[0]
     assert sorted(keys(moto, bucket, f"team/history/runs/{first}/")) == [
         f"team/history/runs/{first}/{name}.gz" for name in ("junit.xml", "run.json")
@@ -122,6 +128,23 @@ def test_runs_recorded_and_queried_through_the_cli(moto: MotoServer, bucket: str
 
     text = toolkit(moto, tmp_path, "history", "trend", "--store", store)
     assert f"trend over 3 runs in {store}" in text.stdout, text.output
+
+
+def test_a_copied_run_dir_recorded_twice_is_one_run(moto: MotoServer, bucket: str, tmp_path: Path) -> None:
+    store = f"s3://{bucket}/copies"
+    run = run_dir(tmp_path / "job", "copied-run")  # a run.json without an id: from its content
+    copy = tmp_path / "downloaded" / "copied-run"
+    copy.parent.mkdir()
+    subprocess.run(["cp", "-r", str(run), str(copy)], check=True)  # a new mtime, the same run
+    ids = []
+    for where in (run, copy):
+        done = toolkit(moto, tmp_path, "history", "record", str(where), "--store", store, "--json")
+        assert done.returncode == 0, done.output
+        ids.append(done.json()["recorded"])
+    assert ids[0] == ids[1]
+    assert keys(moto, bucket, "copies/index/") == [f"copies/index/{ids[0]}.json.gz"]
+    trend = toolkit(moto, tmp_path, "history", "trend", "--json", "--store", store)
+    assert trend.json()["runs"] == 1, trend.output
 
 
 def test_twenty_writer_processes_at_once_give_twenty_runs(
@@ -167,17 +190,17 @@ def test_a_writer_killed_mid_upload_leaves_the_index_whole(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        started = [k for k in keys(moto, bucket, "killed/runs/") if f"killed-{attempt}/" in k]
+        started = [k for k in keys(moto, bucket, "killed/runs/") if f"-killed-{attempt}-" in k]
         deadline = time.monotonic() + 120
         while not started and writer.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)  # its run.json.gz is up: junit.xml.gz is being compressed and sent
-            started = [k for k in keys(moto, bucket, "killed/runs/") if f"killed-{attempt}/" in k]
-        indexed = [k for k in keys(moto, bucket, "killed/index/") if f"killed-{attempt}." in k]
+            started = [k for k in keys(moto, bucket, "killed/runs/") if f"-killed-{attempt}-" in k]
+        indexed = [k for k in keys(moto, bucket, "killed/index/") if f"-killed-{attempt}-" in k]
         writer.send_signal(signal.SIGKILL)
         writer.wait()
         if started and not indexed and writer.returncode == -signal.SIGKILL:
             killed_in_the_window += 1
-            assert not [k for k in keys(moto, bucket, "killed/index/") if f"killed-{attempt}." in k]
+            assert not [k for k in keys(moto, bucket, "killed/index/") if f"-killed-{attempt}-" in k]
 
         # Whatever the writer got to: every listed run reads whole, the killed one is absent or whole.
         trend = toolkit(moto, tmp_path, "history", "trend", "--json", "--last", "100", "--store", store)

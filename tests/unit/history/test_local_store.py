@@ -212,7 +212,7 @@ def test_eight_writer_processes_at_once_are_all_indexed(tmp_path: Path) -> None:
     recorded = {json.loads(out)["recorded"] for out, _ in outputs}
     runs = open_store(str(store), tmp_path).runs()
     assert {r.run_id for r in runs} == recorded and len(runs) == 8
-    assert sorted(r.project for r in runs) == sorted(d.name for d in dirs)
+    assert sorted(str(r.project) for r in runs) == sorted(d.name for d in dirs)
     assert all(len(r.tests) == 2 for r in runs)
     with sqlite3.connect(store / "index.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -259,3 +259,43 @@ def test_a_full_filesystem_is_exit_8_and_leaves_no_half_run(tmp_path: Path, moun
     assert "cannot be written: no space left on device" in result.stderr, result.stderr
     assert open_store(str(mount / "store"), tmp_path).runs() == []
     assert not list((mount / "store" / "runs").iterdir())  # the staged files were removed
+
+
+KILLED_WHILE_REPLACING = """
+import os, signal, sys
+from pathlib import Path
+
+def kill_before_the_new_copy_moves_in(event, args):
+    # SIGKILL: no finally, no cleanup, as an OOM kill or a cancelled job does it
+    if event == "os.rename" and Path(args[0]).name.startswith(".tmp-") and not os.path.exists(args[1]):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+from ci_toolkit.history.store import open_store, unpack
+record = unpack(Path(sys.argv[2]).read_bytes())
+sys.addaudithook(kill_before_the_new_copy_moves_in)
+open_store(sys.argv[1], Path.cwd()).put(record, {"run.json": b"{}"})
+"""
+
+
+def test_a_writer_killed_while_replacing_a_run_leaves_the_old_one_readable(tmp_path: Path) -> None:
+    from ci_toolkit.history.store import pack
+
+    store = open_store(str(tmp_path / "s"), tmp_path)
+    store.put(record(1), files(1))
+    again = tmp_path / "again.json.gz"
+    again.write_bytes(pack(record(1, status="tests_failed", tests=5)))
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_WHILE_REPLACING, str(tmp_path / "s"), str(again)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert killed.returncode == -9, killed.stderr  # killed between its two renames
+    trend = run_cli(["history", "trend", "--json", "--store", str(tmp_path / "s")], tmp_path)
+    assert trend.returncode == 0, trend.output
+    assert "skipped" not in trend.stderr and trend.json()["runs"] == 1  # the old run, still there
+    (old,) = store.runs()
+    assert old.status == "passed" and len(old.tests) == 3
+
+    store.put(record(1, status="tests_failed", tests=5), {"run.json": b"{}"})  # recorded again: whole
+    (new,) = store.runs()
+    assert new.status == "tests_failed" and len(new.tests) == 5
+    assert not [p.name for p in (tmp_path / "s" / "runs").iterdir() if p.name.startswith(".old-")]

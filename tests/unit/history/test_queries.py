@@ -135,3 +135,60 @@ def test_durations_is_the_ledger_the_shard_planner_reads() -> None:
 def test_a_record_round_trips_through_its_dict() -> None:
     record = run(3, [TestResult("t::a", "failed", 0.5, 0.1, 0.2, True, "AssertionError: x")])
     assert RunRecord.from_dict(record.to_dict()) == record
+
+
+def test_a_break_fixed_on_two_branches_is_two_flips_on_each_not_four() -> None:
+    # One bad commit merged into main and a release branch, then fixed on both: pass, fail, pass
+    # on each branch (interleaved by time): a regression and its fix, twice, not a flaky test.
+    outcomes = ["passed", "passed", "failed", "failed", "passed", "passed"]
+    runs = [
+        run(i, [TestResult("t::fixed", outcome)], commit=f"c{i}", branch="main" if i % 2 == 0 else "release")
+        for i, outcome in enumerate(outcomes)
+    ]
+    assert queries.flaky(runs) == []
+    still = [*runs, run(6, [TestResult("t::fixed", "failed")], commit="d0")]
+    (flaky,) = queries.flaky(still)  # main: pass, fail, pass, fail: three flips on one branch
+    assert flaky.flips == 3 and flaky.reasons == ("flipped between pass and fail 3 times",)
+
+
+def test_a_dirty_working_tree_is_not_the_same_commit_twice() -> None:
+    # Someone edited the code between the two runs: the commit was the same, the code was not.
+    dirty = [
+        run(i, [TestResult("t::edited", "failed" if i == 0 else "passed")], commit="c0ffee-dirty")
+        for i in range(2)
+    ]
+    assert queries.flaky(dirty) == []
+    clean = [run(i, [TestResult("t::edited", "failed" if i == 0 else "passed")]) for i in range(2)]
+    assert queries.flaky(clean)[0].reasons == ("failed and passed on the same commit (c0ffee)",)
+    # the flip rule still reads dirty runs: pass, fail, pass, fail is flaky however the tree was
+    flips = [
+        run(i, [TestResult("t::wobbly", "passed" if i % 2 == 0 else "failed")], commit="c0ffee-dirty")
+        for i in range(4)
+    ]
+    assert queries.flaky(flips)[0].reasons == ("flipped between pass and fail 3 times",)
+
+
+def sharded(n: int, url: str | None, shard: str, passed: int, failed: int, coverage: float | None,
+            cell: str | None = None) -> RunRecord:  # fmt: skip
+    record = run(n, [], coverage=coverage)
+    counts = {"passed": passed, "failed": failed, "errors": 0, "skipped": 0}
+    return RunRecord.from_dict({**record.to_dict(), "counts": counts, "run_url": url, "shard": shard,
+                                "cell": cell})  # fmt: skip
+
+
+def test_the_newest_workflow_run_is_all_its_shards_and_cells_not_one_record() -> None:
+    url = "https://github.com/acme/shop/actions/runs/"
+    runs = [
+        sharded(0, url + "1", "1/2", 10, 0, 70.0),
+        sharded(1, url + "2", "1/2", 4, 1, 60.0, "pg16"),
+        sharded(2, url + "2", "2/2", 5, 0, 65.0, "pg16"),
+        sharded(3, url + "2", "1/2", 6, 0, 80.0, "pg17"),
+        sharded(4, url + "2", "2/2", 3, 2, 75.0, "pg17"),  # failed: the job was re-run ...
+        sharded(5, url + "2", "2/2", 5, 0, 78.0, "pg17"),  # ... and passed: this attempt counts
+    ]
+    assert [r.run_id for r in queries.newest_run(runs)] == [runs[i].run_id for i in (1, 2, 3, 5)]
+    assert queries.counts_of(runs) == {"passed": 20, "failed": 1, "errors": 0, "skipped": 0}
+    assert queries.coverage_of(runs) == 65.0  # pg16's best shard (65) is under pg17's (80)
+    local = [*runs, sharded(6, None, "1/1", 2, 0, 90.0)]  # a run outside Actions: itself alone
+    assert queries.counts_of(local)["passed"] == 2 and queries.coverage_of(local) == 90.0
+    assert queries.newest_run([]) == [] and queries.counts_of([]) == {} and queries.coverage_of([]) is None

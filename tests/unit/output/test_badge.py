@@ -130,3 +130,40 @@ def test_badges_from_the_store_read_the_newest_run_and_the_flaky_query(tmp_path:
         ["badge", "flaky", "-o", str(tmp_path / "e.svg"), "--store", str(tmp_path / "none")], tmp_path
     )
     assert empty.returncode == 0 and "flaky unknown (lightgrey)" in empty.stderr, empty.output
+
+
+def shard_record(
+    n: int, branch: str, url: str, shard: str, passed: int, failed: int, cov: float
+) -> RunRecord:
+    return RunRecord(
+        f"20261202T0{n}0000.000Z-p-{n}", 1_796_169_600 + n * 3600, "passed" if not failed else "tests_failed",
+        int(bool(failed)), {"passed": passed, "failed": failed}, cov, {"test": 1.0},
+        commit=f"c{n}", branch=branch, run_url=url, shard=shard,
+    )  # fmt: skip
+
+
+def test_store_badges_pick_a_branch_and_count_every_shard_of_the_newest_run(tmp_path: Path) -> None:
+    runs = "https://github.com/acme/shop/actions/runs/"
+    store = open_store(str(tmp_path / "store"), tmp_path)
+    for record in (
+        shard_record(1, "main", runs + "10", "1/2", 4, 0, 61.0),
+        shard_record(2, "main", runs + "10", "2/2", 5, 1, 64.0),
+        shard_record(3, "dev", runs + "11", "1/1", 7, 0, 99.0),  # the newest record: another branch
+    ):
+        store.put(record, {})
+
+    def made(kind: str, *args: str) -> tuple[str, str]:
+        out = str(tmp_path / f"{kind}.svg")
+        done = run_cli(
+            ["badge", kind, "-o", out, "--store", str(tmp_path / "store"), "--json", *args], tmp_path
+        )
+        assert done.returncode == 0, done.output
+        return json.loads(done.stdout)["text"], json.loads(done.stdout)["colour"]
+
+    assert made("tests", "--branch", "main") == ("1 failed, 9 passed", "red")  # both shards, not one
+    assert made("coverage", "--branch", "main") == ("64.0%", "orange")  # the shards' best: a lower bound
+    assert made("tests") == ("7/7 passed", "green")  # every branch: dev's run is the newest
+    assert made("tests", "--branch", "nope") == ("no tests", badge.GREY)
+    both = run_cli(["badge", "tests", "--from", str(tmp_path), "--branch", "main", "-o",
+                    str(tmp_path / "x.svg")], tmp_path)  # fmt: skip
+    assert both.returncode == 2 and "--branch picks runs of the history store" in both.stderr, both.output
