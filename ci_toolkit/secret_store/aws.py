@@ -167,7 +167,11 @@ class ParameterStore:
 
     @property
     def endpoint(self) -> str:
-        return str(self._client("ssm").meta.endpoint_url)
+        try:
+            return str(self._client("ssm").meta.endpoint_url)
+        except AwsFailure:  # no client could be made (an endpoint that is not a URL): say what was given
+            given = os.environ.get("AWS_ENDPOINT_URL_SSM") or os.environ.get("AWS_ENDPOINT_URL")
+            return given or "(no endpoint)"
 
     # -- plumbing --------------------------------------------------------------------------
     def _client(self, service: str) -> Any:

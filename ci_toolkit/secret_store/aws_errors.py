@@ -80,6 +80,10 @@ def classify(exc: BaseException) -> AwsFailure:
         return AwsFailure("unreachable", str(exc), code=type(exc).__name__)
     if isinstance(exc, bx.BotoCoreError):
         return AwsFailure("other", str(exc), code=type(exc).__name__)
+    if isinstance(exc, ValueError) and str(exc).startswith("Invalid endpoint"):
+        # botocore's answer to AWS_ENDPOINT_URL=minio:9000 (no scheme) when it makes a client
+        message = f"{exc}: an endpoint is a URL, e.g. http://minio:9000 (AWS_ENDPOINT_URL)"
+        return AwsFailure("unreachable", message, code="InvalidEndpoint")
     raise exc
 
 

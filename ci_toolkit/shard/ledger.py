@@ -162,7 +162,8 @@ def read_phases(path: Path) -> dict[str, Timing]:
     """`pytest_shard`'s record -> one Timing per test (a rerun's attempts add up)."""
     seconds: dict[str, dict[str, float]] = {}
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # A test id with bytes that are not UTF-8 (a parametrize value) must not stop a run.
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except FileNotFoundError:
         return {}
     for line in lines:

@@ -132,3 +132,16 @@ def test_no_credentials_locally_points_at_login_and_offline_flags(example_projec
     assert result.returncode == 12, result.output
     assert "aws sso login" in result.stderr and "--secrets-from-env" in result.stderr
     assert "id-token" not in result.stderr
+
+
+def test_an_endpoint_without_its_scheme_is_named_not_a_crash(
+    iam_moto: tuple[MotoServer, dict[str, str], dict[str, str]], example_project: Path, tmp_path: Path
+) -> None:
+    server, admin, _ = iam_moto
+    declare_secret(example_project, REQUIRED)
+    bare = server.url.split("://", 1)[1]  # 127.0.0.1:PORT, as someone might write minio:9000
+    env = {**admin, "AWS_ENDPOINT_URL": bare, "AWS_ENDPOINT_URL_SSM": bare}
+    result = run_toolkit(["secrets", "check"], example_project, env)
+    assert result.returncode == 4, result.output
+    assert f"Invalid endpoint: {bare}" in result.stderr
+    assert "an endpoint is a URL, e.g. http://minio:9000" in result.stderr

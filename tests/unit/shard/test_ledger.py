@@ -72,3 +72,11 @@ def test_a_file_that_is_not_a_ledger_is_named_with_what_to_do(tmp_path: Path) ->
     with pytest.raises(ConfigError) as caught:
         ledger.load(path)
     assert str(path) in caught.value.message and "delete it" in (caught.value.hint or "")
+
+
+def test_a_record_with_bytes_that_are_not_utf8_is_still_read(tmp_path: Path) -> None:
+    record = tmp_path / "phases.tsv"
+    record.write_bytes(b"call\t1.5\tt.py::test_x[\xff]\ncall\t2.0\tt.py::b\n")
+    timings = ledger.read_phases(record)
+    assert timings["t.py::b"] == Timing(call=2.0)
+    assert timings["t.py::test_x[\ufffd]"] == Timing(call=1.5)
