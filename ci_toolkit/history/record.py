@@ -23,7 +23,7 @@ from ci_toolkit.history.model import RunRecord, TestResult
 from ci_toolkit.redact import REDACTOR
 from ci_toolkit.results.junit import case_id, read_coverage, teardown_error
 from ci_toolkit.results.progress import RECORD_FILE
-from ci_toolkit.shard.ledger import PHASES, PHASES_FILE, Timing
+from ci_toolkit.shard.ledger import PHASES_FILE, read_phases
 
 RESULT_FILE = identity.RESULT_FILE
 SELECTION_FILE = "selection.json"  # pipeline.selection.FILE_NAME (a layer above: not imported)
@@ -149,7 +149,7 @@ def _tests(run_dir: Path, result: Mapping[str, Any]) -> tuple[TestResult, ...]:
     for failed in result.get("failed_tests") or ():
         if isinstance(failed, dict) and failed.get("id") in tests.outcomes:
             messages.setdefault(str(failed["id"]), str(failed.get("message") or ""))
-    timings = _timings(run_dir / PHASES_FILE)
+    timings = read_phases(run_dir / PHASES_FILE)
     made = []
     for test_id in tests.outcomes:
         outcome = tests.final(test_id)
@@ -177,26 +177,6 @@ def _lines(path: Path) -> list[str]:
         return path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return []
-
-
-def _timings(path: Path) -> dict[str, Timing]:
-    """phases.tsv as shard.ledger.read_phases reads it (a rerun's attempts add up), but with bad
-    UTF-8 replaced, as in `_lines`: read_phases, which the shard step uses, reads it strictly."""
-    seconds: dict[str, dict[str, float]] = {}
-    for line in _lines(path):
-        when, _, rest = line.partition("\t")
-        value, _, test_id = rest.partition("\t")
-        if when not in PHASES or not test_id:
-            continue
-        try:
-            taken = float(value)
-        except ValueError:
-            continue  # a line cut short by a kill
-        phases = seconds.setdefault(test_id, {})
-        phases[when] = phases.get(when, 0.0) + taken
-    return {
-        k: Timing(v.get("call", 0.0), v.get("setup", 0.0), v.get("teardown", 0.0)) for k, v in seconds.items()
-    }
 
 
 def _read_junit(path: Path, into: _Tests) -> None:

@@ -5,31 +5,23 @@ run.json (the large evidence makes room for it) and leaves no container behind."
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import assert_no_leaks, run_cli
+from tests.mounts import tmpfs
 
 pytestmark = pytest.mark.usefixtures("engine_available")
 
 
 @pytest.fixture
 def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    mount = tmp_path / "artifacts"
-    mount.mkdir()
     # 32 KiB: room for the small files of a run, not for coverage data, HTML and logs.
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", str(mount)], check=True)
-    try:
+    with tmpfs(tmp_path / "artifacts", "32k") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_full_artifacts_filesystem_is_an_artifacts_error_not_a_crash(

@@ -22,6 +22,7 @@ from ci_toolkit.output.console import Reporter
 from ci_toolkit.pipeline import context, history_record, sequence
 from ci_toolkit.pipeline.context import RunContext, RunOptions
 from tests.conftest import EXAMPLE_CONFIG, load_config_text, run_cli
+from tests.mounts import tmpfs
 
 
 def planned(root: Path, store: str | None, **options: object) -> tuple[RunContext, io.StringIO]:
@@ -132,15 +133,8 @@ def test_the_recorded_run_json_says_where_and_keeps_the_same_id(tmp_path: Path) 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    where = tmp_path / "artifacts"
-    where.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)], check=True)
-    try:
+    with tmpfs(tmp_path / "artifacts", "256k") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 def fill(disk: Path, into: Path) -> None:

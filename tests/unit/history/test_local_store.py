@@ -20,6 +20,7 @@ from ci_toolkit.history.local import LocalStore
 from ci_toolkit.history.model import RunRecord, TestResult
 from ci_toolkit.history.store import open_store
 from tests.conftest import run_cli
+from tests.mounts import tmpfs
 
 CLI = Path(sys.executable).parent / "ci-toolkit"  # the venv's console script, as a user runs it
 
@@ -222,15 +223,8 @@ def test_eight_writer_processes_at_once_are_all_indexed(tmp_path: Path) -> None:
 @pytest.fixture
 def mount(tmp_path: Path) -> Iterator[Path]:
     """A small tmpfs of the test's own (read-only or full on demand); needs root, as CI runs."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    where = tmp_path / "mnt"
-    where.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)], check=True)
-    try:
+    with tmpfs(tmp_path / "mnt", "256k") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 def test_a_read_only_store_is_exit_8_naming_it_and_still_readable(tmp_path: Path, mount: Path) -> None:
