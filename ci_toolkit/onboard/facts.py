@@ -46,6 +46,7 @@ class RepoFacts:
     coverage_source: tuple[str, ...]
     install: str  # the shell command installing the test dependencies ("" for none)
     watched: tuple[str, ...]  # what the workflow's paths filter lists besides the config
+    default_branch: str = "main"  # what pushes to run the tests on
 
 
 def read(root: Path) -> RepoFacts:
@@ -68,6 +69,7 @@ def read(root: Path) -> RepoFacts:
         coverage_source=sources,
         install=install,
         watched=tuple(dict.fromkeys(watched)),
+        default_branch=_default_branch(root / ".git"),
     )
 
 
@@ -155,3 +157,22 @@ def _install(root: Path, pyproject: Mapping[str, Any] | None) -> tuple[str, tupl
         extra = next((e for e in TEST_EXTRAS if e in extras), None)
         return (f"pip install -e '.[{extra}]'" if extra else "pip install -e ."), ("pyproject.toml",)
     return "", ()
+
+
+def _default_branch(git: Path) -> str:
+    """The remote's default branch as the clone recorded it (origin/HEAD), else a checked-out
+    main, master or trunk, else "main" (a feature branch checked out is not the default). Read
+    from the files: no git process for a fact this small."""
+    remote = _symbolic_ref(git / "refs" / "remotes" / "origin" / "HEAD", "refs/remotes/origin/")
+    if remote:
+        return remote
+    local = _symbolic_ref(git / "HEAD", "refs/heads/")
+    return local if local in ("main", "master", "trunk") else "main"
+
+
+def _symbolic_ref(path: Path, prefix: str) -> str:
+    try:
+        ref = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return ref.removeprefix(f"ref: {prefix}") if ref.startswith(f"ref: {prefix}") else ""

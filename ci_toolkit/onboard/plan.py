@@ -50,8 +50,13 @@ def plan(root: Path, options: InitOptions) -> InitPlan:
 
         # The same list whether init is about to write the compose file or reads it: idempotent.
         watched = [*compose_files, config_path.relative_to(root).as_posix(), *facts.watched]
-        rendered = workflow.render(paths=list(dict.fromkeys(watched)), install=facts.install,
-                                   options=options, version=__version__)  # fmt: skip
+        rendered = workflow.render(
+            paths=list(dict.fromkeys(watched)),
+            install=facts.install,
+            options=options,
+            version=__version__,
+            branch=facts.default_branch,
+        )
         changes.append(_owned(root / WORKFLOW, rendered, notes))
     changes.append(_gitignore(root))
     return InitPlan(root, config_path, tuple(changes), (*notes, *inferred.notes))

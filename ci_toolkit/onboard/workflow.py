@@ -31,10 +31,13 @@ _VERSION = re.compile(r"[0-9][0-9A-Za-z.+!_-]*")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
-def render(*, paths: Sequence[str], install: str, options: InitOptions, version: str) -> str:
+def render(
+    *, paths: Sequence[str], install: str, options: InitOptions, version: str, branch: str = "main"
+) -> str:
     """The workflow's text. `paths`: repository-relative globs for the push and pull_request
     paths filters (this workflow file is added); `install`: the shell command that installs the
-    test dependencies, "" for none; `version`: ci-toolkit's own version."""
+    test dependencies, "" for none; `version`: ci-toolkit's own version; `branch`: the
+    repository's default branch (pushes to it run the tests)."""
     if not _VERSION.fullmatch(version):
         raise UsageError(
             f"ci-toolkit version {version!r}: not a version pip can install (ci-toolkit==VERSION)"
@@ -53,7 +56,7 @@ def render(*, paths: Sequence[str], install: str, options: InitOptions, version:
         "# lock files, this workflow), on pull requests touching those, and by hand.",
         "on:",
         "  push:",
-        "    branches: [main] # your default branch: adjust it if it is not main",
+        f"    branches: [{branch if _BRANCH.fullmatch(branch) else 'main'}] # the default branch",
         *_paths(watched),
         "  pull_request:",
         *_paths(watched),
@@ -128,6 +131,10 @@ def render(*, paths: Sequence[str], install: str, options: InitOptions, version:
             f"        uses: {repository}/actions/integration-run@{sha} # v{version}",
         ]
     return "\n".join(lines) + "\n"
+
+
+# A branch name written as a plain YAML scalar: git's common names, nothing YAML reads otherwise.
+_BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 
 
 def _toolkit_actions(options: InitOptions) -> tuple[str, str] | None:

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.mounts import read_only
+from tests.unit.onboard.test_workflow import lint
 
 pytestmark = pytest.mark.integration
 
@@ -106,6 +107,7 @@ def test_a_dev_compose_file_is_onboarded_runs_green_and_a_second_init_changes_no
     assert 'DATABASE_URL = "postgresql://shop:{env.SHOP_DB_PASSWORD}@{db.host}:{db.port:5432}/shop"' in text
     assert "devpw" in text.split("[tool.ci-toolkit.env]")[1]  # the default, from ${…:-devpw}
     assert (repo / ".gitignore").read_text() == "ci-artifacts/\n"
+    assert lint(tmp_path / "lint", (repo / WORKFLOW).read_text()) == []  # actionlint, zizmor x2
 
     run = run_cli(["integration-run", "--json"], repo, timeout=600)
     assert run.returncode == 0, run.output

@@ -93,3 +93,14 @@ def test_an_invalid_pyproject_is_named(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[project\n")
     with pytest.raises(ConfigError, match=r"pyproject.toml: not valid TOML"):
         facts.read(tmp_path)
+
+
+def test_the_default_branch_from_the_clone_else_a_main_like_checkout(tmp_path: Path) -> None:
+    git = tmp_path / ".git"
+    (git / "refs" / "remotes" / "origin").mkdir(parents=True)
+    (git / "HEAD").write_text("ref: refs/heads/feature/x\n")
+    assert facts.read(tmp_path).default_branch == "main"  # a feature branch is not the default
+    (git / "HEAD").write_text("ref: refs/heads/master\n")
+    assert facts.read(tmp_path).default_branch == "master"
+    (git / "refs" / "remotes" / "origin" / "HEAD").write_text("ref: refs/remotes/origin/trunk\n")
+    assert facts.read(tmp_path).default_branch == "trunk"

@@ -115,7 +115,7 @@ def test_triggers_paths_concurrency_and_header(mode: str) -> None:
     text = rendered(MODES[mode])
     wf = load(text)
     assert text.startswith(MARKER) and written_by_init(text) and "`ci-toolkit init --check`" in text
-    assert wf["on"]["push"]["branches"] == ["main"] and "adjust" in text
+    assert wf["on"]["push"]["branches"] == ["main"]
     assert "workflow_dispatch" in wf["on"]
     assert wf["concurrency"] == {
         "group": "${{ github.workflow }}-${{ github.ref }}",
@@ -250,3 +250,11 @@ def test_the_pins_are_the_latest_releases_of_the_pin_table() -> None:
         assert (pin.tag, pin.sha) == (latest, releases[latest]), pin.action
     used = {m["ref"].split("@")[0] for m in map(USES.match, rendered().splitlines()) if m}
     assert used == {p.action for p in pins.PINS}  # each pin used, nothing used without one
+
+
+def test_pushes_to_the_repositorys_default_branch_and_an_odd_name_falls_back_to_main() -> None:
+    options = MODES["index"]
+    text = workflow.render(paths=["tests/**"], install="", options=options, version="0.1.0", branch="trunk")
+    assert load(text)["on"]["push"]["branches"] == ["trunk"]
+    odd = workflow.render(paths=["tests/**"], install="", options=options, version="0.1.0", branch="a: b")
+    assert load(odd)["on"]["push"]["branches"] == ["main"]
