@@ -4,10 +4,11 @@ it (`--dry-run`), or say whether it drifted (`--check`, exit 1)."""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from ci_toolkit.commands.common import emit_json
-from ci_toolkit.errors import CiToolkitError
+from ci_toolkit.errors import CiToolkitError, ExitCode
 from ci_toolkit.onboard import changes, verify
 from ci_toolkit.onboard import plan as planner
 from ci_toolkit.onboard.model import InitOptions
@@ -72,4 +73,27 @@ def init_batch(
     repos: Path, options: InitOptions, *, concurrency: int, branch: str, push: bool, dry_run: bool,
     workdir: Path | None, json_mode: bool, quiet: bool,
 ) -> int:  # fmt: skip
-    raise NotImplementedError  # wired when onboard/batch.py lands
+    """Exit 0 when every repository was onboarded (or already was); 9 when any failed or was
+    rolled back (the table says which and why)."""
+    from ci_toolkit.onboard import batch, batch_report
+
+    remotes = batch.read_repos(repos)
+    reporter = make_reporter(json_mode=json_mode, quiet=quiet)
+    settings = batch.BatchOptions(concurrency, branch, push, dry_run, workdir, options)
+    finished = 0
+    started = time.monotonic()
+
+    def heard(result: batch.RepoResult) -> None:
+        nonlocal finished
+        finished += 1
+        reporter.line(batch_report.progress(result, finished, len(remotes)))
+
+    reporter.line(f"onboarding {len(remotes)} repositories, {concurrency} at a time, on branch {branch}"
+                  + (" (dry run)" if dry_run else "" if push else " (not pushed: --push)"))  # fmt: skip
+    results = batch.run(remotes, settings, heard)
+    seconds = time.monotonic() - started
+    for line in batch_report.table(results, seconds):
+        reporter.line(line, always=True)
+    if json_mode:
+        emit_json(batch_report.as_json(results, seconds))
+    return 0 if all(r.ok for r in results) else ExitCode.ONBOARD
