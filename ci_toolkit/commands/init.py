@@ -75,7 +75,8 @@ def init_batch(
 ) -> int:  # fmt: skip
     """Exit 0 when every repository was onboarded (or already was); 9 when any failed or was
     rolled back (the table says which and why)."""
-    from ci_toolkit.onboard import batch, batch_report
+    from ci_toolkit.onboard import batch_run as batch
+    from ci_toolkit.onboard import batch_table as batch_report
 
     remotes = batch.read_repos(repos)
     reporter = make_reporter(json_mode=json_mode, quiet=quiet)

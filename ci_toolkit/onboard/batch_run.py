@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ci_toolkit.errors import CiToolkitError, CommandError, UsageError
-from ci_toolkit.onboard import changes, git, verify
+from ci_toolkit.onboard import changes, verify
+from ci_toolkit.onboard import gitops as git
 from ci_toolkit.onboard import plan as planner
 from ci_toolkit.onboard.model import InitOptions
 from ci_toolkit.redact import REDACTOR

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ci_toolkit.onboard.batch import RepoResult
+from ci_toolkit.onboard.batch_run import RepoResult
 
 
 def progress(result: RepoResult, done: int, total: int) -> str:
