@@ -9,6 +9,7 @@ shards.py    4 shards of a generated suite (shards_suite.py) from a recorded led
              split and pytest-split's, every shard run for real
 install.py   `actions/setup` run by act on this host: uv and pip, each cold and warm (issue 14)
 badges.py history_store.py  badges per second and local history store writes per second (issue 15)
+init_batch.py              `init --batch` over 20 bare repositories: worst repository, batch vs serial (issue 16)
 stack.py     scratch copy of the bundled example, compose projects, timed commands
 probing.py   host ports, protocol pollers, verification with real clients, postgres' own log
 figures.py   from samples to figures: statistics, ratios, breakdowns
@@ -29,7 +30,7 @@ is what a user runs), otherwise only these public names. tests/unit/test_benchma
 checks that the imports in benchmarks/*.py are exactly these, none of them underscore-private.
 
   CLI: `ci-toolkit integration-run --json`, `stack up --wait --json`, `stack down`,
-       `config check`, `--help`, `version`
+       `config check`, `--help`, `version`, `init --batch --push --json`
   ci_toolkit.config.load                        the example's config: services, env defaults,
                                                 migrations (directory, table), pytest settings
   ci_toolkit.config.ServiceCheck                one service's check (kind, port, credentials, ...)

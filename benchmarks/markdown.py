@@ -10,6 +10,7 @@ from benchmarks import (
     markdown_gated,
     markdown_history,
     markdown_install,
+    markdown_onboard,
     markdown_reuse,
     markdown_shards,
 )
@@ -40,6 +41,7 @@ def render(r: Mapping[str, Any]) -> str:
         *markdown_shards.section(r),
         *markdown_install.section(r),
         *markdown_history.section(r),
+        *markdown_onboard.section(r),
         "## Findings\n",
         "\n".join(
             f"- {line}"
@@ -50,6 +52,7 @@ def render(r: Mapping[str, Any]) -> str:
                 *markdown_shards.findings(r),
                 *markdown_install.findings(r),
                 *markdown_history.findings(r),
+                *markdown_onboard.findings(r),
             ]
         )
         + "\n",
@@ -63,6 +66,7 @@ def render(r: Mapping[str, Any]) -> str:
                 *markdown_shards.METHOD,
                 *markdown_install.METHOD,
                 *markdown_history.METHOD,
+                *markdown_onboard.METHOD,
             ]
         )
         + "\n",
@@ -100,6 +104,7 @@ def target_rows(targets: Sequence[Mapping[str, Any]]) -> list[Row]:
         "install.uv_warm_seconds": " s",
         "history.badges_per_second": "/s",
         "history.store_writes_per_second": "/s",
+        "onboard.worst_repo_seconds": " s",
     }
     rows: list[Row] = []
     for t in targets:

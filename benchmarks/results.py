@@ -39,6 +39,7 @@ def assemble(
         "shards": shards(samples.get("shards", {})),
         "install": install.summary(samples.get("install", {}), labels.get("install", {})),
         "history": history(samples.get("history", {})),
+        "onboard": onboard(samples.get("onboard", {})),
     }
     results["targets"] = targets.check_targets(results)
     groups = [("readiness", ready["variants"]), ("overhead", over["runs"]), ("concurrency", conc["runs"])]
@@ -51,6 +52,7 @@ def assemble(
         for problem in entry["problems"]
     ]
     results["errors"] += [f"history: {p}" for p in results["history"].get("problems", [])]
+    results["errors"] += [f"onboard: {p}" for p in results["onboard"].get("problems", [])]
     results["errors"] += [f"shards: {problem}" for problem in results["shards"].get("problems", [])]
     results["errors"] += [f"clean-up: {problem}" for problem in run.get("cleanup_problems", [])]
     return results
@@ -107,6 +109,19 @@ def history(samples: Samples) -> dict[str, Any]:
     keys = ("badges_per_second", "store_writes_per_second", "write_ms_p50", "write_ms_max")
     out: dict[str, Any] = {k: figures.med(r[k] for r in good) for k in keys}
     return {**out, "reps": len(good), **({"problems": problems} if problems else {})}
+
+
+def onboard(samples: Samples) -> dict[str, Any]:
+    """`init --batch`: the median of each rep's figures (worst repository, batch/serial ratio)."""
+    runs = samples.get("run", [])
+    problems = [r["problem"] for r in runs if "problem" in r]
+    good = [r for r in runs if "problem" not in r]
+    if not good:
+        return {"problems": problems} if problems else {}
+    keys = ("single_seconds", "batch_seconds", "worst_repo_seconds", "median_repo_seconds", "batch_vs_serial")
+    out: dict[str, Any] = {k: figures.med(r[k] for r in good) for k in keys}
+    fixed = {k: good[0][k] for k in ("repos", "concurrency", "reference_seconds_per_repo")}
+    return {**out, **fixed, "reps": len(good), **({"problems": problems} if problems else {})}
 
 
 def _database_mb(samples: Samples) -> dict[str, float | None]:

@@ -14,6 +14,8 @@
                                                         # leaves it out unless named)
     python benchmarks/run.py --suites history --reps 3 --out /tmp/b   # badges/s and history store
                                                         # writes/s (seconds; no Docker)
+    python benchmarks/run.py --suites onboard --reps 3 --out /tmp/b   # init --batch over 20 bare
+                                                        # repositories (about 10 s a rep; no Docker)
 
 All alternatives are measured in the same run, interleaved rep by rep (the order rotates), so
 the ratios compare like with like on a noisy, shared machine. Every compose project is named
@@ -38,7 +40,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and this checkout's ci_toolkit importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import badges, health_gated, history_store, install, reuse, shards, suites
+from benchmarks import badges, health_gated, history_store, init_batch, install, reuse, shards, suites
 from benchmarks import results as results_doc
 from benchmarks.stack import CREATED, Context, checks, clean_up, leftovers, make_workdir
 from benchmarks.variants import VARIANTS
@@ -54,6 +56,7 @@ SUITES = (
     "shards",
     "install",
     "history",
+    "onboard",
 )
 REUSE_SUITES = ("warm", "snapshot")
 NOT_IN_SMOKE = (*REUSE_SUITES, "shards", "install")  # --smoke runs them only when --suites names them
@@ -115,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "shards": {k: [] for k in SHARDS},
         "install": {k: [] for k in install.KEYS},
         "history": {"run": []},
+        "onboard": {"run": []},
     }
     # act and uv are looked for now, before any rep: a missing one stops the run at once.
     installs = install.Installs(ctx) if "install" in args.suites else None
@@ -160,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "shards": SHARDS,
         "install": install.LABELS,
         "history": {"run": "badges and local store writes (no Docker)"},
+        "onboard": {"run": "init --batch over 20 bare repositories (no Docker)"},
     }
     results = results_doc.assemble(run, labels, samples)
     results_doc.write(results, args.out)
@@ -216,6 +221,8 @@ def one_rep(
     if "history" in chosen:  # no Docker: badges per second and local store writes per second
         sample = measure(f"{tag} history", history_rep, ctx, rep)
         samples["history"]["run"].append(sample)
+    if "onboard" in chosen:  # no Docker: one repository alone, then 20 at --concurrency 4
+        samples["onboard"]["run"].append(measure(f"{tag} onboard", onboard_rep, ctx, rep))
     if installs is not None:  # per installer: cold, then warm on the cache the cold run filled
         for key, sample in installs.rep(rep, rotated(list(install.INSTALLERS), rep)):
             samples["install"][key].append(sample)
@@ -232,6 +239,11 @@ def history_rep(ctx: Context, rep: int) -> dict[str, Any]:
         "write_ms_p50": stored["write_ms_p50"],
         "write_ms_max": stored["write_ms_max"],
     }
+
+
+def onboard_rep(ctx: Context, rep: int) -> dict[str, Any]:
+    figures = init_batch.batch_figures(ctx.scratch)
+    return {**figures, "seconds": figures["batch_seconds"]}
 
 
 def measure(

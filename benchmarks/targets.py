@@ -43,6 +43,13 @@ TARGETS = (
     ),
     ("history.badges_per_second", "badge generation >= 50 badges/s", ">=", 50.0),
     ("history.store_writes_per_second", "local history store writes >= 20 runs/s", ">=", 20.0),
+    (
+        "onboard.worst_repo_seconds",
+        "init --batch, 20 repositories at --concurrency 4: worst <= 15 s",
+        "<=",
+        15.0,
+    ),
+    ("onboard.batch_vs_serial", "init --batch faster than 20 x one repository alone (< 1.00x)", "<=", 0.999),
 )
 REFERENCE = {"limit": 1.60, "wait_default": 31.6, "wait_5s": 6.6, "wait_1s": 2.75, "down": 0.83}
 
