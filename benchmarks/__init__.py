@@ -9,7 +9,7 @@ shards.py    4 shards of a generated suite (shards_suite.py) from a recorded led
              split and pytest-split's, every shard run for real
 install.py   `actions/setup` run by act on this host: uv and pip, each cold and warm (issue 14)
 badges.py history_store.py  badges per second and local history store writes per second (issue 15)
-init_batch.py              `init --batch` over 20 bare repositories: worst repository, batch vs serial (issue 16)
+init_batch.py              `init --batch` over 20 bare repositories: worst one, batch vs serial (issue 16)
 stack.py     scratch copy of the bundled example, compose projects, timed commands
 probing.py   host ports, protocol pollers, verification with real clients, postgres' own log
 figures.py   from samples to figures: statistics, ratios, breakdowns
