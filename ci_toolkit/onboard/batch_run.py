@@ -11,11 +11,11 @@ never stops the others.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -80,15 +80,22 @@ def read_repos(path: Path) -> tuple[str, ...]:
         raise UsageError(f"--batch {path}: cannot be read ({exc})") from None
     remotes: list[str] = []
     for number, line in enumerate(lines, 1):
-        text = line.split(" #", 1)[0].strip() if not line.lstrip().startswith("#") else ""
+        text = re.split(r"\s#", line, maxsplit=1)[0].strip() if not line.lstrip().startswith("#") else ""
         if not text:
             continue
         if len(text.split()) > 1:
             raise UsageError(f"{path}:{number}: one remote per line, got {git.masked(text)!r}")
-        remotes.append(text)
+        remotes.append(_absolute(text))
     if not remotes:
         raise UsageError(f"--batch {path}: no remotes in it", hint="one git remote (path or URL) per line")
     return tuple(dict.fromkeys(remotes))
+
+
+def _absolute(remote: str) -> str:
+    """A local path as an absolute one (the clones run elsewhere); URLs and `host:path` as given."""
+    if "://" in remote or re.match(r"^[^/]+:", remote):
+        return remote
+    return str(Path(remote).expanduser().absolute())
 
 
 def run(
@@ -99,21 +106,26 @@ def run(
         if secret := git.credentials(remote):
             REDACTOR.learn(secret)  # git's own messages repeat the URL
     own = options.workdir is None
-    root = Path(tempfile.mkdtemp(prefix="ci-toolkit-batch-")) if own else options.workdir
-    assert root is not None
-    root.mkdir(parents=True, exist_ok=True)
+    if options.workdir is not None:
+        options.workdir.mkdir(parents=True, exist_ok=True)
+    # A fresh directory per batch, also under --workdir: a second batch never meets the first's clones.
+    root = Path(tempfile.mkdtemp(prefix="ci-toolkit-batch-", dir=options.workdir))
     results: dict[int, RepoResult] = {}
-    lock = threading.Lock()
+    pool = ThreadPoolExecutor(max_workers=max(1, options.concurrency))
     try:
-        with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
-            futures = {pool.submit(_one, r, root / f"{i:03d}", options): i for i, r in enumerate(remotes)}
-            for future in as_completed(futures):
-                result = future.result()
-                with lock:
-                    results[futures[future]] = result
-                if on_result is not None:
-                    on_result(result)
+        futures = {pool.submit(_one, r, root / f"{i:03d}", options): i for i, r in enumerate(remotes)}
+        for future in as_completed(futures):
+            result = future.result()
+            results[futures[future]] = result
+            if on_result is not None:
+                on_result(result)
+    except BaseException:
+        # Ctrl-C, a closed terminal: no repository that has not started is started; the ones
+        # running finish their push or rollback, so no remote is left half done.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
     finally:
+        pool.shutdown(wait=True)
         if own and (options.push or options.dry_run):
             shutil.rmtree(root, ignore_errors=True)
     return tuple(results[i] for i in range(len(remotes)))
@@ -124,12 +136,26 @@ def _one(remote: str, workdir: Path, options: BatchOptions) -> RepoResult:
     shown = git.masked(remote)
     branch = options.branch
 
-    def done(status: str, reason: str = "", **more: object) -> RepoResult:
-        seconds = time.monotonic() - started
-        return RepoResult(shown, status, REDACTOR(reason), branch, seconds=seconds, **more)  # type: ignore[arg-type]
-
     workdir.mkdir(parents=True, exist_ok=True)
     clone = workdir / "repo"
+
+    def done(status: str, reason: str = "", **more: object) -> RepoResult:
+        seconds = time.monotonic() - started
+        if status != ONBOARDED:  # the clone is gone afterwards: name files as in the repository
+            reason = reason.replace(f"{clone}/", "").replace(str(clone), ".")
+        return RepoResult(shown, status, REDACTOR(reason), branch, seconds=seconds, **more)  # type: ignore[arg-type]
+
+    try:
+        return _steps(remote, clone, options, done)
+    except Exception as exc:  # a bug: this repository's result says so, the others go on
+        from ci_toolkit.error_handler import write_traceback
+
+        where = write_traceback(exc)
+        return done(FAILED, f"internal error (a bug in ci-toolkit): {exc!r}; traceback in {where}")
+
+
+def _steps(remote: str, clone: Path, options: BatchOptions, done: Callable[..., RepoResult]) -> RepoResult:
+    branch = options.branch
     try:
         git.clone(remote, clone, options.timeout)
         existing = git.remote_branch(clone, branch, options.timeout)
@@ -144,10 +170,10 @@ def _one(remote: str, workdir: Path, options: BatchOptions) -> RepoResult:
                                 "alone; delete it or pick another --branch")  # fmt: skip
         if not files:
             return done(ALREADY, "nothing to change")
+        changes.apply(plan)  # in the throwaway clone, also for --dry-run: what would fail, fails now
+        verify.config_check(plan.config_path)
         if options.dry_run:
             return done(WOULD, "would write " + ", ".join(files), files=files)
-        changes.apply(plan)
-        verify.config_check(plan.config_path)
         sha = git.commit(clone, branch, list(files), options.message)
     except CommandError as exc:
         step = exc.cmd[1] if len(exc.cmd) > 1 else "git"
@@ -180,23 +206,23 @@ def _roll_back(
     done: Callable[..., RepoResult], why: str,
 ) -> RepoResult:  # fmt: skip
     branch = options.branch
+    # The delete is tried even when the remote does not show the branch (hidden refs, a replica
+    # behind): the lease deletes it only while it is our commit; refused means absent or not ours.
+    with contextlib.suppress(CommandError):
+        git.delete_if_ours(clone, branch, sha, options.timeout)
     try:
         there = git.remote_branch(clone, branch, options.timeout)
-        if there == sha:
-            git.delete_if_ours(clone, branch, sha, options.timeout)
-            there = git.remote_branch(clone, branch, options.timeout)
     except CommandError as exc:
         said = git.remote_said(exc)
         reason = (
-            f"{why}; {branch} could not be checked or deleted ({said}): git push <remote> --delete {branch}"
+            f"{why}; {branch} could not be checked ({said}): look, and git push <remote> --delete {branch}"
         )
         return done(FAILED, reason, commit=sha, files=files)
     if there == sha:
         return done(FAILED, f"{why}; {branch} is still on the remote", commit=sha, files=files)
-    left = (
-        "nothing of it is on the remote" if there is None else f"{branch} there is someone else's: left alone"
-    )
-    return done(ROLLED_BACK, f"{why}; {left}", commit=sha, files=files)
+    if there is not None:  # someone pushed over it meanwhile: theirs now, not ours to delete
+        return done(FAILED, f"{why}; {branch} on the remote is someone else's now: left alone", commit=sha)
+    return done(ROLLED_BACK, f"{why}; nothing of it is on the remote", commit=sha, files=files)
 
 
 def _one_line(message: str) -> str:

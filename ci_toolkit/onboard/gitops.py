@@ -12,7 +12,7 @@ from ci_toolkit import proc
 from ci_toolkit.errors import CommandError
 
 TIMEOUT = 300.0  # a clone of a large repository over a slow link
-IDENTITY = ("ci-toolkit", "ci-toolkit@localhost")  # when neither git config nor GIT_AUTHOR_* names one
+IDENTITY = ("ci-toolkit", "ci-toolkit@localhost")  # unless GIT_AUTHOR_* / GIT_COMMITTER_* say otherwise
 _USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", re.IGNORECASE)
 
 
@@ -59,10 +59,16 @@ def fetch_branch(clone_dir: Path, branch: str) -> None:
 def commit(clone_dir: Path, branch: str, files: list[str], message: str) -> str:
     run(clone_dir, "checkout", "--quiet", "-b", branch)
     run(clone_dir, "add", "--", *files)
-    identity: list[str] = []
-    configured = proc.run(["git", "config", "user.email"], cwd=clone_dir, env=env(), check=False)
-    if configured.returncode != 0 and "GIT_AUTHOR_EMAIL" not in os.environ:
-        identity = ["-c", f"user.name={IDENTITY[0]}", "-c", f"user.email={IDENTITY[1]}"]
+    # The batch's commits are ci-toolkit's, not whoever's git config the machine has; GIT_AUTHOR_*
+    # and GIT_COMMITTER_* in the environment still win, as git lets them.
+    identity = [
+        "-c",
+        f"user.name={IDENTITY[0]}",
+        "-c",
+        f"user.email={IDENTITY[1]}",
+        "-c",
+        "commit.gpgsign=false",
+    ]
     run(clone_dir, *identity, "commit", "--quiet", "--no-verify", "-m", message)
     return run(clone_dir, "rev-parse", "HEAD").strip()
 

@@ -133,3 +133,71 @@ def test_a_listing_with_two_words_on_a_line_names_the_line(tmp_path: Path) -> No
     listing.write_text("a.git\nb.git c.git\n")
     result = run_cli(["init", "--batch", str(listing)], tmp_path)
     assert result.returncode == 2 and f"{listing}:2: one remote per line" in result.stderr
+
+
+def test_the_commit_is_ci_toolkits_and_a_workdir_can_be_used_twice(tmp_path: Path) -> None:
+    dev = remote(tmp_path, "dev", DEV)
+    work = tmp_path / "work"
+    (first,) = batch.run([str(dev)], batch.BatchOptions(workdir=work))  # not pushed: kept in work/
+    (second,) = batch.run([str(dev)], batch.BatchOptions(workdir=work, push=True))
+    assert (first.status, second.status) == ("onboarded", "onboarded"), (first, second)
+    assert "ci-toolkit-batch-" in first.reason  # where the unpushed commit is
+    assert git(dev, "log", "-1", "--format=%an <%ae>", BRANCH).strip() == "ci-toolkit <ci-toolkit@localhost>"
+
+
+def test_a_branch_moved_by_someone_else_after_our_push_is_left_to_them(tmp_path: Path) -> None:
+    """A server-side bot (or a colleague) moves the branch right after our push: it is theirs."""
+    raced = remote(tmp_path, "raced", DEV)
+    main = git(raced, "rev-parse", "main").strip()
+    hook(raced, "post-receive", f"git update-ref refs/heads/{BRANCH} {main}\n")
+    (result,) = batch.run([str(raced)], batch.BatchOptions(push=True, workdir=tmp_path / "w"))
+    assert result.status == "failed", result
+    assert "someone else's now: left alone" in result.reason
+    assert git(raced, "rev-parse", BRANCH).strip() == main  # not deleted
+
+
+def test_a_relative_path_in_the_listing_is_the_callers(tmp_path: Path) -> None:
+    remote(tmp_path, "rel", DEV)
+    listing = tmp_path / "lists" / "repos.txt"
+    listing.parent.mkdir()
+    listing.write_text("rel.git\t# tab before the comment\n")
+    result = run_cli(["init", "--batch", str(listing), "--push", "--json"], tmp_path)
+    assert result.returncode == 0, result.output
+    assert result.json()["repositories"][0]["remote"] == str(tmp_path / "rel.git")
+
+
+def test_ctrl_c_starts_no_further_repository_and_leaves_none_half_done(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    remotes = [remote(tmp_path, f"r{i}", DEV) for i in range(6)]
+    for bare in remotes:
+        hook(bare, "pre-receive", "sleep 1\n")  # each push takes a second: time to press Ctrl-C
+    listing = tmp_path / "repos.txt"
+    listing.write_text("".join(f"{r}\n" for r in remotes))
+    cmd = [
+        sys.executable,
+        "-m",
+        "ci_toolkit",
+        "init",
+        "--batch",
+        str(listing),
+        "--push",
+        "--concurrency",
+        "1",
+    ]
+    child = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env={**os.environ, "CI": "true"})  # fmt: skip
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith("[1/6]"):
+            child.send_signal(signal.SIGINT)
+            break
+    child.communicate(timeout=60)
+    assert child.returncode == 130
+    pushed = [r for r in remotes if BRANCH in branch_names(r)]
+    assert 1 <= len(pushed) <= 2  # the first, and the one running when Ctrl-C came: not all six
+    for bare in pushed:  # whole: the setup is there, not a half-written tree
+        assert WORKFLOW in tree(bare, BRANCH)
