@@ -51,7 +51,7 @@ def apply(plan: InitPlan) -> tuple[Path, ...]:
     done: list[FileChange] = []
     try:
         for change, tmp in staged:
-            os.replace(tmp, change.path)
+            os.replace(tmp, _target(change.path))
             done.append(change)
     except BaseException as exc:
         _restore(done)
@@ -79,7 +79,7 @@ def restore(plan: InitPlan) -> None:
 
 def _unchanged_since_read(change: FileChange, root: Path) -> None:
     try:
-        now: str | None = change.path.read_text(encoding="utf-8")
+        now: str | None = change.path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         now = None
     except (OSError, UnicodeDecodeError) as exc:
@@ -104,10 +104,16 @@ def _make_parents(path: Path, root: Path) -> list[Path]:
     return made
 
 
+def _target(path: Path) -> Path:
+    """Where a file's bytes go: a symlinked pyproject.toml keeps being a link, its target is written."""
+    return path.resolve() if path.is_symlink() else path
+
+
 def _stage(change: FileChange, root: Path) -> Path:
-    tmp = change.path.with_name(change.path.name + STAGED_SUFFIX)
+    target = _target(change.path)
+    tmp = target.with_name(target.name + STAGED_SUFFIX)
     try:
-        mode = change.path.stat().st_mode & 0o7777 if change.path.exists() else 0o644
+        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o644
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(change.after)
@@ -123,13 +129,12 @@ def _stage(change: FileChange, root: Path) -> Path:
 
 def _restore(done: list[FileChange]) -> None:
     for change in reversed(done):
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, OnboardError):
             if change.before is None:
                 change.path.unlink()
-            else:
-                tmp = change.path.with_name(change.path.name + STAGED_SUFFIX)
-                tmp.write_text(change.before, encoding="utf-8")
-                os.replace(tmp, change.path)
+            else:  # staged like any write: the file keeps its mode (and stays a link if it was one)
+                put_back = FileChange(change.path, None, change.before)
+                os.replace(_stage(put_back, change.path.parent), _target(change.path))
 
 
 def _discard(tmps: list[Path], dirs: list[Path]) -> None:

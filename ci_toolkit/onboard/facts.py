@@ -98,7 +98,7 @@ def _compose_files(root: Path) -> tuple[str, ...]:
 def _head(path: Path) -> str:
     try:
         with path.open(encoding="utf-8", errors="replace") as f:
-            return "".join(f.readline() for _ in range(5))
+            return f.readline()
     except OSError:
         return ""
 

@@ -20,12 +20,13 @@ from ci_toolkit.onboard.facts import RepoFacts
 # The image's own name (last path part, no tag or digest) -> the probe that speaks its protocol.
 IMAGE_KINDS = {
     "postgres": "postgres", "postgis": "postgres", "timescaledb": "postgres", "timescaledb-ha": "postgres",
-    "pgvector": "postgres", "redis": "redis", "redis-stack": "redis", "redis-stack-server": "redis",
-    "valkey": "redis", "dragonfly": "redis", "keydb": "redis", "nats": "nats",
+    "pgvector": "postgres", "postgresql": "postgres", "redis": "redis", "redis-stack": "redis",
+    "redis-stack-server": "redis", "valkey": "redis", "dragonfly": "redis", "keydb": "redis", "nats": "nats",
 }  # fmt: skip
 DEFAULT_PORTS = {"postgres": 5432, "redis": 6379, "nats": 4222}
 EXPORTS = {"postgres": "DATABASE_URL", "redis": "REDIS_URL", "nats": "NATS_URL"}
-_REFERENCE = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}?$")
+# ${NAME}, $NAME, ${NAME:-default} / ${NAME-default}, ${NAME:?message} / ${NAME?message}
+_REFERENCE = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*)|:?\?[^}]*)?\}?$")
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,13 @@ def infer(model: Mapping[str, Any], raw: Mapping[str, Any], facts: RepoFacts) ->
                 if EXPORTS[spec.kind] not in exports
                 else f"{_env_name(name)}_{EXPORTS[spec.kind]}"
             )
+            dropped = len(refs.dropped)
             exports[export] = _url(spec, raw_service, refs)
+            if len(refs.dropped) > dropped:
+                notes.append(f"{name}: a login built from several variables is left out of {export}: add it")
+            if raw_service.get("env_file") or service.get("env_file"):
+                notes.append(f"{name}: env_file is not read by init (values stay out of the config): "
+                             f"if it sets the login, put it in {export} as {{env.NAME}}")  # fmt: skip
     started = [s for n, s in services.items() if not start or n in start]
     fixed = sorted({str(p.get("published")) for s in started for p in s.get("ports") or []
                     if str(p.get("published") or "0") != "0"})  # fmt: skip
@@ -135,8 +142,16 @@ def _check(name: str, service: Mapping[str, Any]) -> tuple[ServiceSpec | None, s
     return None, f"{name}: no port and no healthcheck: ready when its container runs"
 
 
+def _argv(service: Mapping[str, Any]) -> list[str]:
+    """What the container runs, `sh -c "redis-server --requirepass X"` scripts split too (the probe
+    reads credentials the same way)."""
+    from ci_toolkit.stack.credentials import words
+
+    return words(service.get("entrypoint")) + words(service.get("command"))
+
+
 def _has_flag(service: Mapping[str, Any], flags: tuple[str, ...]) -> bool:
-    words = [*(service.get("entrypoint") or []), *(service.get("command") or [])]
+    words = _argv(service)
     return any(str(w).split("=", 1)[0] in flags for w in words)
 
 
@@ -146,16 +161,18 @@ class _References:
     def __init__(self) -> None:
         self.required: set[str] = set()
         self.defaults: dict[str, str] = {}
+        self.dropped: list[str] = []  # values built from more than one reference: not guessed at
 
     def template(self, value: str) -> str | None:
         """A value as an export template part: literal (URL-quoted, braces doubled), `{env.NAME}`
         for a reference, None for anything mixed (`pre${X}post`: not guessed at)."""
-        if "$" not in value:
-            return quote(value, safe="").replace("{", "{{").replace("}", "}}")
+        if "$" not in value.replace("$$", ""):  # `$$` is compose's escaped `$`: the container sees `$`
+            return quote(value.replace("$$", "$"), safe="").replace("{", "{{").replace("}", "}}")
         match = _REFERENCE.match(value)
         if not match or (value.startswith("${") != value.endswith("}")):
+            self.dropped.append(value)
             return None
-        name, default = match.group(1), match.group(2)
+        name, default = match.group(1), match.group(3)
         if default is not None:
             self.defaults[name] = default
         else:
@@ -165,7 +182,7 @@ class _References:
 
 def _url(spec: ServiceSpec, raw: Mapping[str, Any], refs: _References) -> str:
     env = _environment(raw)
-    words = [str(w) for w in [*(raw.get("entrypoint") or []), *(raw.get("command") or [])]]
+    words = _argv(raw)
     address = f"{{{spec.name}.host}}:{{{spec.name}.port:{spec.port}}}"
     if spec.kind == "postgres":
         user = _first(env, "POSTGRES_USER", "POSTGRESQL_USERNAME") or "postgres"
@@ -194,8 +211,9 @@ def _login(refs: _References, user: str, password: str) -> str:
 def _environment(raw: Mapping[str, Any]) -> dict[str, str]:
     env = raw.get("environment") or {}
     if isinstance(env, list):
-        return {k: v for k, _, v in (str(i).partition("=") for i in env)}
-    return {str(k): str(v) for k, v in env.items() if v is not None}
+        return {k: (v if eq else "${" + k + "}") for k, eq, v in (str(i).partition("=") for i in env)}
+    # A key without a value passes the shell's variable through: a reference to it.
+    return {str(k): ("${" + str(k) + "}" if v is None else str(v)) for k, v in env.items()}
 
 
 def _first(env: Mapping[str, str], *names: str) -> str:

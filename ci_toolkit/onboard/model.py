@@ -13,9 +13,9 @@ TARGETS = ("auto", "pyproject", "ci-toolkit.toml")  # where the config goes; aut
 
 
 def written_by_init(text: str) -> bool:
-    """Whether init wrote this file (its marker in the header comment)."""
-    head = text.splitlines()[:5]
-    return any(line.startswith("#") and "ci-toolkit init" in line for line in head)
+    """Whether the file is init's to rewrite: its first line is init's marker (deleting that line,
+    as the header says, makes the file the user's)."""
+    return text.startswith(MARKER)
 
 
 @dataclass(frozen=True)

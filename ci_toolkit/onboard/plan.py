@@ -45,7 +45,11 @@ def plan(root: Path, options: InitOptions) -> InitPlan:
         config_after = config_text.toolkit_toml(config_before, table)
     changes = [c for c in (compose_change,) if c is not None]
     changes.append(FileChange(config_path, config_before, config_after))
-    if options.workflow:
+    top = _git_top(root)
+    if options.workflow and top is not None and top != root:
+        notes.append(f"{WORKFLOW} not written: GitHub reads workflows at the repository's root ({top}), "
+                     "and its paths would need this directory's prefix; write it there by hand")  # fmt: skip
+    elif options.workflow:
         from ci_toolkit.onboard import workflow
 
         # The same list whether init is about to write the compose file or reads it: idempotent.
@@ -59,7 +63,8 @@ def plan(root: Path, options: InitOptions) -> InitPlan:
         )
         changes.append(_owned(root / WORKFLOW, rendered, notes))
     changes.append(_gitignore(root))
-    return InitPlan(root, config_path, tuple(changes), (*notes, *inferred.notes))
+    kept = tuple(FileChange(c.path, c.before, _newlines_of(c.before, c.after)) for c in changes)
+    return InitPlan(root, config_path, kept, (*notes, *inferred.notes))
 
 
 def _config_target(
@@ -150,6 +155,11 @@ def _owned(path: Path, rendered: str, notes: list[str]) -> FileChange:
     return FileChange(path, before, rendered)
 
 
+def _git_top(root: Path) -> Path | None:
+    """The directory holding `.git` at or above `root` (None outside a git repository)."""
+    return next((d for d in (root, *root.parents) if (d / ".git").exists()), None)
+
+
 def _gitignore(root: Path) -> FileChange:
     path = root / ".gitignore"
     before = _read(path, root)
@@ -162,8 +172,15 @@ def _gitignore(root: Path) -> FileChange:
 
 def _read(path: Path, root: Path) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_bytes().decode("utf-8")  # as it is: CRLF stays CRLF
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path.relative_to(root)}: {exc}") from None
+
+
+def _newlines_of(before: str | None, after: str) -> str:
+    """`after` with the line endings `before` has (a CRLF file stays CRLF, every line of it)."""
+    if before is None or "\r\n" not in before:
+        return after
+    return after.replace("\r\n", "\n").replace("\n", "\r\n")

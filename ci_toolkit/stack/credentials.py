@@ -57,6 +57,8 @@ def with_credentials(check: ServiceCheck, service: Mapping[str, Any] | None) -> 
     if check.kind not in FLAGS or not service:
         return check
     found = {**_from_env(check.kind, service), **_from_command(check.kind, service)}
+    # `docker compose config` keeps compose's `$$` escape; the container is given a single `$`.
+    found = {k: v.replace("$$", "$") for k, v in found.items()}
     # Masked even when the config's are used: the command line (in `compose config`, `docker
     # inspect`) holds them, and so does a Redis ACL rule's `>password`.
     # A postgres login's user and database are names, not secrets: masking "app" would mask words.
@@ -90,17 +92,17 @@ def _postgres(check: ServiceCheck, found: Mapping[str, str]) -> ServiceCheck:
 
 def _from_command(kind: str, service: Mapping[str, Any]) -> dict[str, str]:
     flags = FLAGS[kind]
-    words = _words(service.get("entrypoint")) + _words(service.get("command"))
+    argv = words(service.get("entrypoint")) + words(service.get("command"))
     found: dict[str, str] = {}
-    for i, word in enumerate(words):
+    for i, word in enumerate(argv):
         name, eq, value = word.partition("=")
         flag = "--" + name.lstrip("-") if name.startswith("-") else name
         if flag not in flags:
             continue
         if not eq:
-            if i + 1 >= len(words):
+            if i + 1 >= len(argv):
                 continue
-            value = words[i + 1]
+            value = argv[i + 1]
         found[flags[flag]] = value
     return found
 
@@ -110,9 +112,9 @@ def _acl_passwords(kind: str, service: Mapping[str, Any]) -> list[str]:
     in: which user the tests want is the config's to say)."""
     if kind != "redis":
         return []
-    words = _words(service.get("entrypoint")) + _words(service.get("command"))
-    user_at = [i for i, w in enumerate(words) if w == "--user"]
-    return [w[1:] for i, w in enumerate(words) if w.startswith(">") and any(at < i for at in user_at)]
+    argv = words(service.get("entrypoint")) + words(service.get("command"))
+    user_at = [i for i, w in enumerate(argv) if w == "--user"]
+    return [w[1:] for i, w in enumerate(argv) if w.startswith(">") and any(at < i for at in user_at)]
 
 
 def _from_env(kind: str, service: Mapping[str, Any]) -> dict[str, str]:
@@ -123,7 +125,7 @@ def _from_env(kind: str, service: Mapping[str, Any]) -> dict[str, str]:
     return {field: str(env[name]) for name, field in ENV[kind].items() if env.get(name)}
 
 
-def _words(argv: Any) -> list[str]:
+def words(argv: Any) -> list[str]:
     """The argv compose runs, with `sh -c "redis-server --requirepass X"` scripts split too."""
     if not argv:
         return []

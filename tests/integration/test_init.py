@@ -211,3 +211,30 @@ def test_a_workflow_of_your_own_is_left_alone(tmp_path: Path) -> None:
     assert "(no `ci-toolkit init` header line): left as it is" in done.stdout
     assert (repo / WORKFLOW).read_text() == mine
     assert os.access(repo / "pyproject.toml", os.R_OK)
+
+
+def test_crlf_files_stay_crlf_and_a_workflow_without_its_first_line_is_yours(tmp_path: Path) -> None:
+    repo = _shop(tmp_path / "shop")
+    crlf = PYPROJECT.replace("\n", "\r\n")
+    (repo / "pyproject.toml").write_bytes(crlf.encode())
+    (repo / ".gitignore").write_bytes(b"node_modules/\r\n")
+    assert run_cli(["init"], repo).returncode == 0
+    written = (repo / "pyproject.toml").read_bytes().decode()
+    assert written.startswith(crlf) and "\n" not in written.replace("\r\n", "")
+    assert (repo / ".gitignore").read_bytes() == b"node_modules/\r\nci-artifacts/\r\n"
+    assert run_cli(["init", "--check"], repo).returncode == 0
+
+    workflow = repo / WORKFLOW
+    mine = workflow.read_text().split("\n", 1)[1].replace("timeout-minutes: 30", "timeout-minutes: 45")
+    workflow.write_text(mine)  # the first line deleted, as its header says: the file is the user's
+    assert run_cli(["init", "--check"], repo).returncode == 0
+    assert run_cli(["init"], repo).returncode == 0 and workflow.read_text() == mine
+
+
+def test_a_subdirectory_of_a_repository_gets_no_workflow_github_would_not_read(tmp_path: Path) -> None:
+    (tmp_path / "mono" / ".git").mkdir(parents=True)
+    api = _shop(tmp_path / "mono" / "services" / "api")
+    done = run_cli(["init"], api)
+    assert done.returncode == 0, done.output
+    assert f"{WORKFLOW} not written: GitHub reads workflows at the repository's root" in done.stdout
+    assert not (api / ".github").exists()

@@ -86,3 +86,16 @@ def test_restore_puts_back_what_apply_wrote(tmp_path: Path) -> None:
     assert not (tmp_path / ".github" / "workflows").exists()  # made for the new file: gone again
     assert (tmp_path / ".github" / "dependabot.yml").exists()
     assert not _leftovers(tmp_path)
+
+
+def test_a_symlinked_file_stays_a_link_and_its_target_is_written(tmp_path: Path) -> None:
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "pyproject.toml").write_text("[project]\n")
+    (tmp_path / "pyproject.toml").symlink_to("shared/pyproject.toml")
+    plan = _plan(tmp_path, ("pyproject.toml", "[project]\n[tool.x]\n"))
+    changes.apply(plan)
+    assert (tmp_path / "pyproject.toml").is_symlink()
+    assert (tmp_path / "shared" / "pyproject.toml").read_text() == "[project]\n[tool.x]\n"
+    changes.restore(plan)
+    assert (tmp_path / "pyproject.toml").is_symlink()
+    assert (tmp_path / "shared" / "pyproject.toml").read_text() == "[project]\n"

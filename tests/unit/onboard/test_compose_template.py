@@ -31,3 +31,9 @@ def test_the_file_publishes_only_dynamic_ports_on_localhost_and_says_who_wrote_i
         "127.0.0.1::4222",
     ]
     assert services["nats"]["command"] == ["-js"]
+
+
+def test_only_the_first_line_marks_a_file_as_inits() -> None:
+    text = compose_template.render(("redis",))
+    assert written_by_init(text)
+    assert not written_by_init(text.split("\n", 1)[1])  # the user deleted line 1: theirs now

@@ -151,3 +151,38 @@ def test_migrations_in_another_tools_format_are_named_not_run() -> None:
     got = infer({"services": {}}, {"services": {}}, _facts(other="migrations"))
     assert got.migrations_dsn is None
     assert any("not ci-toolkit's format" in n for n in got.notes)
+
+
+def test_passwords_in_a_shell_script_command_and_compose_escapes() -> None:
+    model = {
+        "services": {
+            "cache": {"image": "redis:7", "command": ["sh", "-c", "redis-server --requirepass 's3 cr3t'"],
+                      "ports": [_port(6379)]},
+            "bus": {"image": "nats:2.10", "command": ["sh", "-c", "nats-server -js --user u --pass pw"],
+                    "ports": [_port(4222)]},
+            "db": {"image": "bitnami/postgresql:16", "ports": [_port(5432)],
+                   "environment": {"POSTGRESQL_PASSWORD": "w$$rd"}},
+        }
+    }  # fmt: skip
+    got = infer(model, model, _facts())
+    assert got.exports["REDIS_URL"] == "redis://:s3%20cr3t@{cache.host}:{cache.port:6379}/0"
+    assert got.exports["NATS_URL"] == "nats://u:pw@{bus.host}:{bus.port:4222}"
+    assert [s.extra for s in got.services if s.name == "bus"] == [{"jetstream": True}]
+    assert got.exports["DATABASE_URL"] == "postgresql://postgres:w%24rd@{db.host}:{db.port:5432}/postgres"
+
+
+def test_required_and_pass_through_variables_become_required_env_and_a_mixed_value_is_named() -> None:
+    raw = {
+        "services": {
+            "db": {"image": "postgres:16", "ports": [_port(5432)],
+                   "environment": {"POSTGRES_PASSWORD": "${PGPASS:?set PGPASS}", "POSTGRES_USER": None,
+                                   "POSTGRES_DB": "app-${STAGE}"}},
+        }
+    }  # fmt: skip
+    got = infer(raw, raw, _facts())
+    assert (
+        got.exports["DATABASE_URL"]
+        == "postgresql://{env.POSTGRES_USER}:{env.PGPASS}@{db.host}:{db.port:5432}/postgres"
+    )
+    assert got.env_required == ("PGPASS", "POSTGRES_USER")
+    assert any("a login built from several variables is left out of DATABASE_URL" in n for n in got.notes)

@@ -135,3 +135,8 @@ def test_postgres_login_in_the_config_wins_but_the_database_still_follows_compos
     assert (check.user, check.password, check.database) == ("me", "mine", "shop")
     named = ServiceCheck("db", "postgres", 5432, 5, database="other")
     assert with_credentials(named, {"environment": {"POSTGRES_DB": "shop"}}).database == "other"
+
+
+def test_compose_dollar_escapes_are_what_the_container_gets() -> None:
+    check = with_credentials(REDIS, {"command": ["redis-server", "--requirepass", "pa$$word"]})
+    assert check.password == "pa$word"
