@@ -19,7 +19,7 @@ from tests.conftest import REPO, CliResult, assert_no_leaks, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("engine_available")]
 
-DEPENDENCY = "tomlkit"  # pure python, on the index, and not one of ci-toolkit's dependencies
+DEPENDENCY = "tomli_w"  # pure python, on the index, and not one of ci-toolkit's dependencies (tomlkit is now)
 COMPOSE = """\
 services:
   redis:
@@ -45,7 +45,7 @@ markers = ["smoke: the quick ones"]
 coverage_source = ["app"]
 {extra}
 """
-APP = "import tomlkit\n\n\ndef render(key: str, value: int) -> str:\n    return tomlkit.dumps({key: value})\n"
+APP = "import tomli_w\n\n\ndef render(key: str, value: int) -> str:\n    return tomli_w.dumps({key: value})\n"
 TEST = """\
 import os
 import socket
