@@ -13,6 +13,7 @@ from ci_toolkit.onboard import changes, verify
 from ci_toolkit.onboard import plan as planner
 from ci_toolkit.onboard.model import InitOptions
 from ci_toolkit.output.console import make_reporter
+from ci_toolkit.signals import SignalGuard
 
 DRIFT = 1  # `--check`: what init would write differs from what is there
 
@@ -91,7 +92,9 @@ def init_batch(
 
     reporter.line(f"onboarding {len(remotes)} repositories, {concurrency} at a time, on branch {branch}"
                   + (" (dry run)" if dry_run else "" if push else " (not pushed: --push)"))  # fmt: skip
-    results = batch.run(remotes, settings, heard)
+    guard = SignalGuard()  # also where SIGINT was ignored (started in the background): Ctrl-C, TERM, HUP
+    with guard.installed(), guard.step():
+        results = batch.run(remotes, settings, heard)
     seconds = time.monotonic() - started
     for line in batch_report.table(results, seconds):
         reporter.line(line, always=True)
