@@ -83,12 +83,12 @@ def pyproject(before: str, table: Mapping[str, Any]) -> str:
         after = before + sep + tomlkit.dumps(block)
     else:
         start, end = span
-        part = _parse("".join(lines[start:end]), "pyproject.toml")
         if _foreign_inside(lines[start:end]):  # our tables are split by another: edit the whole file
             doc = _parse(before, "pyproject.toml")
             _merge(doc["tool"]["ci-toolkit"], table)
             after = tomlkit.dumps(doc)
         else:
+            part = _parse("".join(lines[start:end]), "pyproject.toml")
             _merge(part["tool"]["ci-toolkit"], table)
             after = "".join(lines[:start]) + tomlkit.dumps(part) + "".join(lines[end:])
     _reparse(after)

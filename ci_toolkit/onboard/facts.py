@@ -3,13 +3,12 @@ test dependencies are installed. Nothing here runs a process or writes a file.""
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci_toolkit.errors import ConfigError
+from ci_toolkit.config import discovery
 from ci_toolkit.onboard.model import written_by_init
 
 # Compose's own default names (it reads the first it finds, plus its override file), and the
@@ -74,14 +73,7 @@ def read(root: Path) -> RepoFacts:
 
 
 def _pyproject(path: Path) -> Mapping[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"{path}: not valid TOML ({exc})", hint="fix the file, then run init again"
-        ) from None
+    return discovery.read_toml(path) if path.is_file() else None
 
 
 def _compose_files(root: Path) -> tuple[str, ...]:

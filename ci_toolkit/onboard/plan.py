@@ -9,14 +9,13 @@ before are re-rendered; one without init's header line is the user's and left al
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ci_toolkit import __version__
-from ci_toolkit.errors import CommandError, ConfigError, UsageError
+from ci_toolkit.errors import ConfigError, UsageError
 from ci_toolkit.onboard import compose_template, config_text
 from ci_toolkit.onboard import facts as repo_facts
 from ci_toolkit.onboard.facts import DEFAULT_COMPOSE, TEST_COMPOSE, RepoFacts
@@ -124,26 +123,18 @@ def _models(
     """The compose model as compose resolves it, and the same without interpolation. A compose
     file init is about to write is resolved from a temporary copy: nothing is written yet."""
     if written is None:
-        return _config(root, [root / f for f in files], root)
+        return _config([root / f for f in files], root)
     with tempfile.TemporaryDirectory(prefix="ci-toolkit-init-") as tmp:
         copy = Path(tmp) / written.path.name
         copy.write_text(written.after, encoding="utf-8")
-        return _config(root, [copy], Path(tmp))
+        return _config([copy], Path(tmp))
 
 
-def _config(root: Path, files: list[Path], workdir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def _config(files: list[Path], workdir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     from ci_toolkit.stack import compose
 
     model = compose.load_model(files, (), workdir, {})
-    stack = compose.Stack("citk-init", tuple(files), (), workdir, {})
-    try:
-        raw = json.loads(stack.run("config", "--no-interpolate", "--format", "json", timeout=60))
-    except CommandError as exc:
-        raise ConfigError(
-            f"compose rejected {', '.join(str(f) for f in files)}:\n    {(exc.stderr or exc.stdout).strip()}"
-        ) from None
-    del root
-    return model, dict(raw)
+    return model, compose.load_model(files, (), workdir, {}, interpolate=False)
 
 
 def _owned(path: Path, rendered: str, notes: list[str]) -> FileChange:

@@ -85,9 +85,15 @@ def version() -> str:
 
 
 def load_model(
-    files: Sequence[Path], profiles: Sequence[str], workdir: Path, env: Mapping[str, str]
+    files: Sequence[Path],
+    profiles: Sequence[str],
+    workdir: Path,
+    env: Mapping[str, str],
+    *,
+    interpolate: bool = True,
 ) -> dict[str, Any]:
-    """The compose model as compose itself resolves it (`docker compose config`)."""
+    """The compose model as compose itself resolves it (`docker compose config`); with
+    `interpolate=False`, `${VAR}` references stay as written (`--no-interpolate`)."""
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise ConfigError(
@@ -95,7 +101,8 @@ def load_model(
         )
     stack = Stack("citk-config-check", tuple(files), tuple(profiles), workdir, env)
     try:
-        out = stack.run("config", "--format", "json", timeout=60)
+        raw = () if interpolate else ("--no-interpolate",)
+        out = stack.run("config", *raw, "--format", "json", timeout=60)
     except CommandError as exc:
         if exc.returncode == 127:
             raise InfrastructureError("the docker CLI is not installed", hint=COMPOSE_HINT) from None
